@@ -1,0 +1,1 @@
+//! footrest: schedules and runs restic backups, keeps their history, and speaks Backrest's HTTP API.

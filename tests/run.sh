@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Runs footrest's whole test suite on a fresh Debian machine.
+#
+# Installs what the tests need when it is missing: restic 0.14 (Debian bookworm, apt) and
+# restic 0.18 (the trixie .deb of the same mirror this machine already uses, unpacked into a
+# cache dir, never installed system-wide). Then runs the suite once per restic version; the
+# tests pick the binary from FOOTREST_TEST_RESTIC.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+cache=${FOOTREST_TEST_CACHE:-$root/target/test-deps}
+mkdir -p "$cache"
+
+apt_updated=
+apt_install() {
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# restic 0.14 from the machine's own suite (bookworm).
+if ! command -v restic >/dev/null 2>&1; then
+  echo "installing restic (apt)"
+  apt_install restic
+fi
+restic_old=$(command -v restic)
+
+# restic 0.18 from trixie: a private sources list and lists dir pointing at the mirror the
+# machine already uses, then `apt-get download` and `dpkg-deb -x` into the cache.
+restic_new=$cache/restic-trixie/usr/bin/restic
+if [ ! -x "$restic_new" ]; then
+  echo "fetching restic from trixie"
+  mirror=$(grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null \
+    | grep -v security | head -n1 | awk '{print $2}' || true)
+  mirror=${mirror:-$(grep -rhoE 'https?://[^ ]+/debian/?' /etc/apt/sources.list.d/ /etc/apt/sources.list 2>/dev/null | grep -v security | head -n1 || true)}
+  [ -n "$mirror" ] || { echo "no Debian mirror found in the apt sources" >&2; exit 1; }
+  apt_dir=$cache/apt-trixie
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/archives/partial"
+  keyring=/usr/share/keyrings/debian-archive-keyring.gpg
+  echo "deb [signed-by=$keyring] $mirror trixie main" >"$apt_dir/sources.list"
+  opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o "Dir::Etc::SourceParts=/dev/null"
+        -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache::Archives=$apt_dir/archives"
+        -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -o "Debug::NoLocking=1")
+  if ! apt-get "${opts[@]}" update -qq 2>"$apt_dir/update.err"; then
+    # An older keyring may not know trixie's signing key yet.
+    echo "deb [trusted=yes] $mirror trixie main" >"$apt_dir/sources.list"
+    apt-get "${opts[@]}" update -qq
+  fi
+  (cd "$apt_dir" && rm -f restic_*.deb && apt-get "${opts[@]}" download restic >/dev/null)
+  rm -rf "$cache/restic-trixie"
+  dpkg-deb -x "$apt_dir"/restic_*.deb "$cache/restic-trixie"
+fi
+
+"$restic_old" version
+"$restic_new" version
+if [ "${1:-}" = "--deps-only" ]; then
+  echo "FOOTREST_TEST_RESTIC=$restic_old"
+  echo "FOOTREST_TEST_RESTIC=$restic_new"
+  exit 0
+fi
+
+cargo build --quiet --all-targets
+for r in "$restic_old" "$restic_new"; do
+  echo "=== test suite with $("$r" version | head -n1)"
+  FOOTREST_TEST_RESTIC=$r cargo test --quiet --all-targets
+done
