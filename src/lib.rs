@@ -1,1 +1,10 @@
 //! footrest: schedules and runs restic backups, keeps their history, and speaks Backrest's HTTP API.
+//!
+//! The binary (`main.rs`) only parses arguments and calls into these modules; see DESIGN.md for
+//! the threads and how they talk.
+
+pub mod config;
+pub mod model;
+pub mod proto;
+pub mod restic;
+pub mod util;

@@ -1,0 +1,948 @@
+//! The configuration: Backrest's `Config` message, its validation, and its file on disk.
+//!
+//! A Backrest config.json is read as is. Sections footrest does not act on (`sync`, fields of
+//! newer Backrest versions) are kept in `extra` maps and written back unchanged. The file is
+//! written atomically (temp file, fsync, rename, fsync dir), mode 0600, after rotating the
+//! previous file to `config.json.bak.<timestamp>` (newest 10 kept).
+//!
+//! Owned by the API handlers (behind a mutex in `api::State`); the orchestrator reads snapshots.
+
+use crate::proto::{i32n, i64s, is_default, opt_i32n};
+use crate::proto_enum;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+pub const CURRENT_VERSION: i32 = 6;
+const BACKUPS_KEPT: usize = 10;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub modno: i32,
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub version: i32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub instance: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repos: Vec<Repo>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<Plan>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<Auth>,
+    /// `sync`, and anything else footrest does not act on: kept as it was.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Repo {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub uri: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub guid: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub password: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "prune_policy")]
+    pub prune_policy: Option<PrunePolicy>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "check_policy")]
+    pub check_policy: Option<CheckPolicy>,
+    /// Hooks are kept as written; the hooks module interprets them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Value>,
+    #[serde(skip_serializing_if = "is_default", alias = "auto_unlock")]
+    pub auto_unlock: bool,
+    #[serde(skip_serializing_if = "is_default", alias = "auto_initialize")]
+    pub auto_initialize: bool,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "command_prefix")]
+    pub command_prefix: Option<CommandPrefix>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "forget_policy")]
+    pub forget_policy: Option<ForgetPolicy>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Plan {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub repo: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub excludes: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub iexcludes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionPolicy>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Value>,
+    #[serde(
+        rename = "backup_flags",
+        alias = "backupFlags",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub backup_flags: Vec<String>,
+    #[serde(skip_serializing_if = "is_default", alias = "skip_if_unchanged")]
+    pub skip_if_unchanged: bool,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+proto_enum!(
+    /// Schedule.Clock.
+    Clock {
+        Default = 0 => "CLOCK_DEFAULT",
+        Local = 1 => "CLOCK_LOCAL",
+        Utc = 2 => "CLOCK_UTC",
+        LastRunTime = 3 => "CLOCK_LAST_RUN_TIME",
+    }
+);
+
+/// Schedule: oneof `disabled | cron | maxFrequencyDays | maxFrequencyHours`, and a clock.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Schedule {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    #[serde(
+        with = "opt_i32n",
+        skip_serializing_if = "Option::is_none",
+        alias = "max_frequency_days"
+    )]
+    pub max_frequency_days: Option<i32>,
+    #[serde(
+        with = "opt_i32n",
+        skip_serializing_if = "Option::is_none",
+        alias = "max_frequency_hours"
+    )]
+    pub max_frequency_hours: Option<i32>,
+    #[serde(skip_serializing_if = "is_default")]
+    pub clock: Clock,
+}
+
+impl Schedule {
+    /// True when the schedule never fires (unset, or `disabled`).
+    pub fn is_disabled(&self) -> bool {
+        self.disabled == Some(true)
+            || (self.cron.is_none()
+                && self.max_frequency_days.is_none()
+                && self.max_frequency_hours.is_none())
+    }
+
+    fn validate(&self, what: &str, problems: &mut Vec<String>) {
+        let set = [
+            self.disabled.is_some(),
+            self.cron.is_some(),
+            self.max_frequency_days.is_some(),
+            self.max_frequency_hours.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if set > 1 {
+            problems.push(format!(
+                "{what}: only one of disabled, cron, maxFrequencyDays, maxFrequencyHours may be set"
+            ));
+        }
+        if let Some(cron) = &self.cron {
+            if let Err(e) = validate_cron(cron) {
+                problems.push(format!("{what}: invalid cron \"{cron}\": {e}"));
+            }
+        }
+        if let Some(d) = self.max_frequency_days {
+            if d < 1 {
+                problems.push(format!("{what}: maxFrequencyDays must be at least 1"));
+            }
+        }
+        if let Some(h) = self.max_frequency_hours {
+            if h < 1 {
+                problems.push(format!("{what}: maxFrequencyHours must be at least 1"));
+            }
+        }
+    }
+}
+
+/// Checks the shape of a 5-field cron expression (or an @macro); the scheduler evaluates it.
+fn validate_cron(expr: &str) -> Result<(), String> {
+    let expr = expr.trim();
+    if let Some(m) = expr.strip_prefix('@') {
+        return match m {
+            "hourly" | "daily" | "midnight" | "weekly" | "monthly" | "yearly" | "annually" => {
+                Ok(())
+            }
+            _ => Err(format!("unknown macro @{m}")),
+        };
+    }
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!("expected 5 fields, got {}", fields.len()));
+    }
+    const NAMES: [(&str, u32, u32); 5] = [
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    for (i, field) in fields.iter().enumerate() {
+        let (name, lo, hi) = NAMES[i];
+        let value = |s: &str| -> Result<u32, String> {
+            let lower = s.to_ascii_lowercase();
+            if i == 3 {
+                if let Some(p) = MONTHS.iter().position(|m| *m == lower) {
+                    return Ok(p as u32 + 1);
+                }
+            }
+            if i == 4 {
+                if let Some(p) = DAYS.iter().position(|d| *d == lower) {
+                    return Ok(p as u32);
+                }
+            }
+            let n: u32 = s
+                .parse()
+                .map_err(|_| format!("{name} field: \"{s}\" is not a number"))?;
+            if n < lo || n > hi {
+                return Err(format!("{name} field: {n} is out of range {lo}-{hi}"));
+            }
+            Ok(n)
+        };
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (part, None),
+            };
+            if let Some(step) = step {
+                match step.parse::<u32>() {
+                    Ok(n) if n >= 1 => {}
+                    _ => return Err(format!("{name} field: bad step \"{step}\"")),
+                }
+            }
+            if range == "*" {
+                continue;
+            }
+            match range.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (value(a)?, value(b)?);
+                    if a > b {
+                        return Err(format!("{name} field: range {a}-{b} is backwards"));
+                    }
+                }
+                None => {
+                    value(range)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// RetentionPolicy: oneof `policyKeepLastN | policyTimeBucketed | policyKeepAll`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RetentionPolicy {
+    #[serde(
+        with = "opt_i32n",
+        skip_serializing_if = "Option::is_none",
+        alias = "policy_keep_last_n"
+    )]
+    pub policy_keep_last_n: Option<i32>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        alias = "policy_time_bucketed"
+    )]
+    pub policy_time_bucketed: Option<TimeBucketedCounts>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "policy_keep_all")]
+    pub policy_keep_all: Option<bool>,
+}
+
+impl RetentionPolicy {
+    /// restic forget's `--keep-*` flags; None when nothing is to be forgotten (keep all/unset).
+    pub fn forget_flags(&self) -> Option<Vec<String>> {
+        if self.policy_keep_all == Some(true) {
+            return None;
+        }
+        if let Some(n) = self.policy_keep_last_n {
+            return Some(vec!["--keep-last".into(), n.to_string()]);
+        }
+        let b = self.policy_time_bucketed.as_ref()?;
+        let mut flags = Vec::new();
+        for (flag, n) in [
+            ("--keep-last", b.keep_last_n),
+            ("--keep-hourly", b.hourly),
+            ("--keep-daily", b.daily),
+            ("--keep-weekly", b.weekly),
+            ("--keep-monthly", b.monthly),
+            ("--keep-yearly", b.yearly),
+        ] {
+            if n != 0 {
+                flags.push(flag.to_string());
+                flags.push(n.to_string());
+            }
+        }
+        (!flags.is_empty()).then_some(flags)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TimeBucketedCounts {
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub hourly: i32,
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub daily: i32,
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub weekly: i32,
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub monthly: i32,
+    #[serde(with = "i32n", skip_serializing_if = "is_default")]
+    pub yearly: i32,
+    #[serde(
+        with = "i32n",
+        skip_serializing_if = "is_default",
+        alias = "keep_last_n"
+    )]
+    pub keep_last_n: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct PrunePolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(
+        with = "i64s",
+        skip_serializing_if = "is_default",
+        alias = "max_unused_bytes"
+    )]
+    pub max_unused_bytes: i64,
+    #[serde(
+        with = "i32n",
+        skip_serializing_if = "is_default",
+        alias = "max_unused_percent"
+    )]
+    pub max_unused_percent: i32,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CheckPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(skip_serializing_if = "Option::is_none", alias = "structure_only")]
+    pub structure_only: Option<bool>,
+    #[serde(
+        with = "opt_i32n",
+        skip_serializing_if = "Option::is_none",
+        alias = "read_data_subset_percent"
+    )]
+    pub read_data_subset_percent: Option<i32>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ForgetPolicy {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retention: Option<RetentionPolicy>,
+}
+
+proto_enum!(
+    /// CommandPrefix.IONiceLevel.
+    IoNice {
+        Default = 0 => "IO_DEFAULT",
+        BestEffortLow = 1 => "IO_BEST_EFFORT_LOW",
+        BestEffortHigh = 2 => "IO_BEST_EFFORT_HIGH",
+        Idle = 3 => "IO_IDLE",
+    }
+);
+
+proto_enum!(
+    /// CommandPrefix.CPUNiceLevel.
+    CpuNice {
+        Default = 0 => "CPU_DEFAULT",
+        High = 1 => "CPU_HIGH",
+        Low = 2 => "CPU_LOW",
+    }
+);
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct CommandPrefix {
+    #[serde(skip_serializing_if = "is_default", alias = "io_nice")]
+    pub io_nice: IoNice,
+    #[serde(skip_serializing_if = "is_default", alias = "cpu_nice")]
+    pub cpu_nice: CpuNice,
+}
+
+impl CommandPrefix {
+    /// The argv prefix: nice before ionice (SPEC.md §6).
+    pub fn argv(&self) -> Vec<String> {
+        let mut out: Vec<&str> = Vec::new();
+        match self.cpu_nice {
+            CpuNice::Default => {}
+            CpuNice::High => out.extend(["nice", "-n", "-10"]),
+            CpuNice::Low => out.extend(["nice", "-n", "10"]),
+        }
+        match self.io_nice {
+            IoNice::Default => {}
+            IoNice::Idle => out.extend(["ionice", "-c", "3"]),
+            IoNice::BestEffortLow => out.extend(["ionice", "-c", "2", "-n", "7"]),
+            IoNice::BestEffortHigh => out.extend(["ionice", "-c", "2", "-n", "0"]),
+        }
+        out.into_iter().map(String::from).collect()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct Auth {
+    #[serde(skip_serializing_if = "is_default")]
+    pub disabled: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<User>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct User {
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(skip_serializing_if = "String::is_empty", alias = "password_bcrypt")]
+    pub password_bcrypt: String,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// What GetConfig shows instead of a password hash.
+pub const SANITIZED: &str = "********";
+
+impl Config {
+    pub fn repo(&self, id: &str) -> Option<&Repo> {
+        self.repos.iter().find(|r| r.id == id)
+    }
+
+    pub fn plan(&self, id: &str) -> Option<&Plan> {
+        self.plans.iter().find(|p| p.id == id)
+    }
+
+    /// A copy safe to send to a client: password hashes replaced by `********`.
+    pub fn sanitized(&self) -> Config {
+        let mut c = self.clone();
+        if let Some(auth) = &mut c.auth {
+            for u in &mut auth.users {
+                if !u.password_bcrypt.is_empty() {
+                    u.password_bcrypt = SANITIZED.into();
+                }
+            }
+        }
+        c
+    }
+
+    /// Puts stored hashes back for users whose hash arrives as `********` (SetConfig).
+    pub fn restore_sanitized(&mut self, stored: &Config) {
+        let Some(auth) = &mut self.auth else { return };
+        for u in &mut auth.users {
+            if u.password_bcrypt == SANITIZED {
+                u.password_bcrypt = stored
+                    .auth
+                    .as_ref()
+                    .and_then(|a| a.users.iter().find(|s| s.name == u.name))
+                    .map(|s| s.password_bcrypt.clone())
+                    .unwrap_or_default();
+            }
+        }
+    }
+
+    /// Every problem with this config, or Ok. Messages name the offending item.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut problems = Vec::new();
+        if self.instance.chars().count() > 50 {
+            problems.push("instance: must be at most 50 characters".to_string());
+        }
+        if !self.instance.is_empty() && !valid_id(&self.instance) {
+            problems.push(format!("instance \"{}\": {}", self.instance, ID_RULE));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, repo) in self.repos.iter().enumerate() {
+            let what = if repo.id.is_empty() {
+                format!("repos[{i}]")
+            } else {
+                format!("repo \"{}\"", repo.id)
+            };
+            check_id(&what, &repo.id, &mut problems);
+            if !repo.id.is_empty() && !seen.insert(repo.id.as_str()) {
+                problems.push(format!("{what}: duplicate id"));
+            }
+            if repo.uri.trim().is_empty() {
+                problems.push(format!("{what}: uri is required"));
+            }
+            if repo.guid.is_empty() {
+                if !repo.auto_initialize {
+                    problems.push(format!(
+                        "{what}: guid is required (add the repo with AddRepo, or set autoInitialize)"
+                    ));
+                }
+            } else if repo.guid.len() != 64 || !repo.guid.bytes().all(|b| b.is_ascii_hexdigit()) {
+                problems.push(format!("{what}: guid must be 64 hex characters"));
+            }
+            for e in &repo.env {
+                if !e.contains('=') || e.starts_with('=') {
+                    problems.push(format!(
+                        "{what}: env entry \"{}\" must have the form KEY=VALUE",
+                        e.split('=').next().unwrap_or_default()
+                    ));
+                }
+            }
+            for f in &repo.flags {
+                if crate::restic::split_words(f).is_err() {
+                    problems.push(format!("{what}: flag {f:?} has an unterminated quote"));
+                }
+            }
+            if let Some(p) = &repo.prune_policy {
+                if let Some(s) = &p.schedule {
+                    s.validate(&format!("{what}: prunePolicy.schedule"), &mut problems);
+                }
+                if !(0..=100).contains(&p.max_unused_percent) {
+                    problems.push(format!(
+                        "{what}: prunePolicy.maxUnusedPercent must be between 0 and 100"
+                    ));
+                }
+                if p.max_unused_bytes < 0 {
+                    problems.push(format!(
+                        "{what}: prunePolicy.maxUnusedBytes must not be negative"
+                    ));
+                }
+            }
+            if let Some(c) = &repo.check_policy {
+                if let Some(s) = &c.schedule {
+                    s.validate(&format!("{what}: checkPolicy.schedule"), &mut problems);
+                }
+                if let Some(p) = c.read_data_subset_percent {
+                    if !(0..=100).contains(&p) {
+                        problems.push(format!(
+                            "{what}: checkPolicy.readDataSubsetPercent must be between 0 and 100"
+                        ));
+                    }
+                }
+            }
+            if let Some(f) = &repo.forget_policy {
+                if let Some(s) = &f.schedule {
+                    s.validate(&format!("{what}: forgetPolicy.schedule"), &mut problems);
+                }
+                if let Some(r) = &f.retention {
+                    r.validate(&format!("{what}: forgetPolicy.retention"), &mut problems);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, plan) in self.plans.iter().enumerate() {
+            let what = if plan.id.is_empty() {
+                format!("plans[{i}]")
+            } else {
+                format!("plan \"{}\"", plan.id)
+            };
+            check_id(&what, &plan.id, &mut problems);
+            if !plan.id.is_empty() && !seen.insert(plan.id.as_str()) {
+                problems.push(format!("{what}: duplicate id"));
+            }
+            if plan.repo.is_empty() {
+                problems.push(format!("{what}: repo is required"));
+            } else if self.repo(&plan.repo).is_none() {
+                problems.push(format!("{what}: repo \"{}\" not found", plan.repo));
+            }
+            let has_path = plan.paths.iter().any(|p| !p.trim().is_empty());
+            if !has_path && plan.backup_flags.is_empty() {
+                problems.push(format!("{what}: at least one path is required"));
+            }
+            for flag in &plan.backup_flags {
+                if crate::restic::split_words(flag).is_err() {
+                    problems.push(format!(
+                        "{what}: backup flag {flag:?} has an unterminated quote"
+                    ));
+                }
+            }
+            if let Some(s) = &plan.schedule {
+                s.validate(&format!("{what}: schedule"), &mut problems);
+            }
+            if let Some(r) = &plan.retention {
+                r.validate(&format!("{what}: retention"), &mut problems);
+            }
+        }
+        if let Some(auth) = &self.auth {
+            if !auth.disabled && auth.users.is_empty() {
+                problems.push(
+                    "auth: at least one user is required unless auth is disabled".to_string(),
+                );
+            }
+            let mut seen = std::collections::HashSet::new();
+            for u in &auth.users {
+                if u.name.is_empty() {
+                    problems.push("auth: a user has no name".to_string());
+                } else if !seen.insert(u.name.as_str()) {
+                    problems.push(format!("auth: duplicate user \"{}\"", u.name));
+                }
+                if u.password_bcrypt.is_empty() {
+                    problems.push(format!("auth: user \"{}\" has no password", u.name));
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError(problems))
+        }
+    }
+}
+
+impl RetentionPolicy {
+    fn validate(&self, what: &str, problems: &mut Vec<String>) {
+        let set = [
+            self.policy_keep_last_n.is_some(),
+            self.policy_time_bucketed.is_some(),
+            self.policy_keep_all.is_some(),
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count();
+        if set > 1 {
+            problems.push(format!(
+                "{what}: only one of policyKeepLastN, policyTimeBucketed, policyKeepAll may be set"
+            ));
+        }
+        if let Some(n) = self.policy_keep_last_n {
+            if n < 1 {
+                problems.push(format!("{what}: policyKeepLastN must be at least 1"));
+            }
+        }
+        if let Some(b) = &self.policy_time_bucketed {
+            let all = [
+                b.hourly,
+                b.daily,
+                b.weekly,
+                b.monthly,
+                b.yearly,
+                b.keep_last_n,
+            ];
+            if all.iter().all(|n| *n == 0) {
+                problems.push(format!(
+                    "{what}: policyTimeBucketed must keep at least one bucket"
+                ));
+            }
+            if all.iter().any(|n| *n < 0) {
+                problems.push(format!(
+                    "{what}: policyTimeBucketed counts must not be negative"
+                ));
+            }
+        }
+    }
+}
+
+const ID_RULE: &str = "must contain only letters, digits, '_', '-' and '.'";
+
+/// Ids as Backrest documents them: `^[a-zA-Z0-9_\-\.]+$`.
+pub fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn check_id(what: &str, id: &str, problems: &mut Vec<String>) {
+    if id.is_empty() {
+        problems.push(format!("{what}: id is required"));
+    } else if !valid_id(id) {
+        problems.push(format!("{what}: id {ID_RULE}"));
+    } else if id.len() >= 2 && id.starts_with('_') && id.ends_with('_') {
+        problems.push(format!("{what}: ids of the form _name_ are reserved"));
+    }
+}
+
+/// Every problem found by `Config::validate`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidationError(pub Vec<String>);
+
+impl fmt::Display for ValidationError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "invalid config: {}", self.0.join("; "))
+    }
+}
+
+/// Errors reading or writing the config file.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConfigError {
+    Read(PathBuf, std::io::Error),
+    Parse(PathBuf, serde_json::Error),
+    Invalid(PathBuf, ValidationError),
+    Write(PathBuf, std::io::Error),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::Read(p, e) => write!(f, "reading config {}: {e}", p.display()),
+            Self::Parse(p, e) => write!(f, "config {} is not valid JSON: {e}", p.display()),
+            Self::Invalid(p, e) => write!(f, "config {}: {e}", p.display()),
+            Self::Write(p, e) => write!(f, "writing config {}: {e}", p.display()),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The config file and the config it holds.
+pub struct ConfigStore {
+    path: PathBuf,
+}
+
+impl ConfigStore {
+    pub fn new(path: PathBuf) -> Self {
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Reads the config; a missing file gives the first-run default (auth disabled, instance =
+    /// the sanitized host name), without writing anything.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(default_config()),
+            Err(e) => return Err(ConfigError::Read(self.path.clone(), e)),
+        };
+        let mut config: Config =
+            serde_json::from_slice(&bytes).map_err(|e| ConfigError::Parse(self.path.clone(), e))?;
+        if config.version == 0 {
+            config.version = CURRENT_VERSION;
+        }
+        config
+            .validate()
+            .map_err(|e| ConfigError::Invalid(self.path.clone(), e))?;
+        Ok(config)
+    }
+
+    /// Writes `config` atomically, keeping the previous file as a timestamped backup.
+    pub fn save(&self, config: &Config) -> Result<(), ConfigError> {
+        let err = |e| ConfigError::Write(self.path.clone(), e);
+        let mut body =
+            serde_json::to_vec_pretty(config).map_err(|e| err(std::io::Error::other(e)))?;
+        body.push(b'\n');
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        fs::create_dir_all(&dir).map_err(err)?;
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "config.json".into());
+        if self.path.exists() {
+            let stamp = crate::util::now_ms();
+            let bak = dir.join(format!("{name}.bak.{stamp}"));
+            fs::copy(&self.path, &bak).map_err(err)?;
+            self.rotate_backups(&dir, &name);
+        }
+        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+        let result = (|| {
+            let mut f = fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&body)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &self.path)?;
+            fs::File::open(&dir)?.sync_all()
+        })();
+        if result.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        result.map_err(err)
+    }
+
+    fn rotate_backups(&self, dir: &Path, name: &str) {
+        let prefix = format!("{name}.bak.");
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
+        let mut baks: Vec<(u64, PathBuf)> = entries
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let n = e.file_name().to_string_lossy().into_owned();
+                let stamp = n.strip_prefix(&prefix)?.parse().ok()?;
+                Some((stamp, e.path()))
+            })
+            .collect();
+        baks.sort();
+        let excess = baks.len().saturating_sub(BACKUPS_KEPT);
+        for (_, p) in baks.into_iter().take(excess) {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// First-run config: auth disabled, instance from the host name.
+pub fn default_config() -> Config {
+    Config {
+        version: CURRENT_VERSION,
+        instance: sanitize_instance(&crate::util::hostname()),
+        auth: Some(Auth {
+            disabled: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Maps a host name onto the id charset (other characters become '-'), at most 50 characters.
+pub fn sanitize_instance(host: &str) -> String {
+    let s: String = host
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(50)
+        .collect();
+    if s.is_empty() { "footrest".into() } else { s }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../tests/fixtures/backrest-config.json");
+
+    #[test]
+    fn backrest_config_is_read_and_written_back_without_loss() {
+        let config: Config = serde_json::from_str(FIXTURE).unwrap();
+        assert_eq!(config.repos.len(), 2);
+        assert_eq!(config.plans[0].backup_flags, vec!["--one-file-system"]);
+        assert_eq!(
+            config.repos[0].command_prefix.as_ref().unwrap().io_nice,
+            IoNice::Idle
+        );
+        config.validate().unwrap();
+        let mut original: Value = serde_json::from_str(FIXTURE).unwrap();
+        // proto3 JSON omits default values, as Backrest itself does when it writes the file.
+        original["auth"].as_object_mut().unwrap().remove("disabled");
+        let written = serde_json::to_value(&config).unwrap();
+        assert_eq!(
+            written, original,
+            "every field, known or not, survives a rewrite"
+        );
+    }
+
+    #[test]
+    fn validation_lists_every_problem() {
+        let config: Config = serde_json::from_str(
+            r#"{"instance":"x","repos":[{"id":"bad id!","uri":""}],
+                "plans":[{"id":"p","repo":"nope","paths":[]},{"id":"_sys_","repo":"nope","paths":["/"]}]}"#,
+        )
+        .unwrap();
+        let err = config.validate().unwrap_err();
+        let all = err.to_string();
+        for needle in [
+            "repo \"bad id!\": id must contain only",
+            "uri is required",
+            "guid is required",
+            "plan \"p\": repo \"nope\" not found",
+            "plan \"p\": at least one path is required",
+            "plan \"_sys_\": ids of the form _name_ are reserved",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in {all}");
+        }
+    }
+
+    #[test]
+    fn cron_validation_names_the_field() {
+        assert!(validate_cron("0 3 * * *").is_ok());
+        assert!(validate_cron("*/15 1-5/2 1,15 jan-mar mon-fri").is_ok());
+        assert!(validate_cron("@daily").is_ok());
+        assert_eq!(
+            validate_cron("61 * * * *").unwrap_err(),
+            "minute field: 61 is out of range 0-59"
+        );
+        assert_eq!(
+            validate_cron("* * *").unwrap_err(),
+            "expected 5 fields, got 3"
+        );
+    }
+
+    #[test]
+    fn retention_maps_to_forget_flags() {
+        let keep_last = RetentionPolicy {
+            policy_keep_last_n: Some(3),
+            ..Default::default()
+        };
+        assert_eq!(keep_last.forget_flags().unwrap(), ["--keep-last", "3"]);
+        let buckets = RetentionPolicy {
+            policy_time_bucketed: Some(TimeBucketedCounts {
+                daily: 7,
+                keep_last_n: 2,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        assert_eq!(
+            buckets.forget_flags().unwrap(),
+            ["--keep-last", "2", "--keep-daily", "7"]
+        );
+        let all = RetentionPolicy {
+            policy_keep_all: Some(true),
+            ..Default::default()
+        };
+        assert_eq!(all.forget_flags(), None);
+    }
+
+    #[test]
+    fn sanitized_config_hides_hashes_and_set_config_restores_them() {
+        let stored: Config = serde_json::from_str(FIXTURE).unwrap();
+        let mut shown = stored.sanitized();
+        assert_eq!(
+            shown.auth.as_ref().unwrap().users[0].password_bcrypt,
+            SANITIZED
+        );
+        shown.restore_sanitized(&stored);
+        assert_eq!(shown, stored);
+    }
+
+    #[test]
+    fn host_names_become_valid_instance_ids() {
+        assert_eq!(sanitize_instance("my pi.local"), "my-pi.local");
+        assert!(valid_id(&sanitize_instance("ünïcode host")));
+    }
+}
