@@ -163,20 +163,20 @@ impl Schedule {
                 "{what}: only one of disabled, cron, maxFrequencyDays, maxFrequencyHours may be set"
             ));
         }
-        if let Some(cron) = &self.cron {
-            if let Err(e) = validate_cron(cron) {
-                problems.push(format!("{what}: invalid cron \"{cron}\": {e}"));
-            }
+        if let Some(cron) = &self.cron
+            && let Err(e) = validate_cron(cron)
+        {
+            problems.push(format!("{what}: invalid cron \"{cron}\": {e}"));
         }
-        if let Some(d) = self.max_frequency_days {
-            if d < 1 {
-                problems.push(format!("{what}: maxFrequencyDays must be at least 1"));
-            }
+        if let Some(d) = self.max_frequency_days
+            && d < 1
+        {
+            problems.push(format!("{what}: maxFrequencyDays must be at least 1"));
         }
-        if let Some(h) = self.max_frequency_hours {
-            if h < 1 {
-                problems.push(format!("{what}: maxFrequencyHours must be at least 1"));
-            }
+        if let Some(h) = self.max_frequency_hours
+            && h < 1
+        {
+            problems.push(format!("{what}: maxFrequencyHours must be at least 1"));
         }
     }
 }
@@ -211,15 +211,15 @@ fn validate_cron(expr: &str) -> Result<(), String> {
         let (name, lo, hi) = NAMES[i];
         let value = |s: &str| -> Result<u32, String> {
             let lower = s.to_ascii_lowercase();
-            if i == 3 {
-                if let Some(p) = MONTHS.iter().position(|m| *m == lower) {
-                    return Ok(p as u32 + 1);
-                }
+            if i == 3
+                && let Some(p) = MONTHS.iter().position(|m| *m == lower)
+            {
+                return Ok(p as u32 + 1);
             }
-            if i == 4 {
-                if let Some(p) = DAYS.iter().position(|d| *d == lower) {
-                    return Ok(p as u32);
-                }
+            if i == 4
+                && let Some(p) = DAYS.iter().position(|d| *d == lower)
+            {
+                return Ok(p as u32);
             }
             let n: u32 = s
                 .parse()
@@ -543,12 +543,12 @@ impl Config {
                 if let Some(s) = &c.schedule {
                     s.validate(&format!("{what}: checkPolicy.schedule"), &mut problems);
                 }
-                if let Some(p) = c.read_data_subset_percent {
-                    if !(0..=100).contains(&p) {
-                        problems.push(format!(
-                            "{what}: checkPolicy.readDataSubsetPercent must be between 0 and 100"
-                        ));
-                    }
+                if let Some(p) = c.read_data_subset_percent
+                    && !(0..=100).contains(&p)
+                {
+                    problems.push(format!(
+                        "{what}: checkPolicy.readDataSubsetPercent must be between 0 and 100"
+                    ));
                 }
             }
             if let Some(f) = &repo.forget_policy {
@@ -635,10 +635,10 @@ impl RetentionPolicy {
                 "{what}: only one of policyKeepLastN, policyTimeBucketed, policyKeepAll may be set"
             ));
         }
-        if let Some(n) = self.policy_keep_last_n {
-            if n < 1 {
-                problems.push(format!("{what}: policyKeepLastN must be at least 1"));
-            }
+        if let Some(n) = self.policy_keep_last_n
+            && n < 1
+        {
+            problems.push(format!("{what}: policyKeepLastN must be at least 1"));
         }
         if let Some(b) = &self.policy_time_bucketed {
             let all = [

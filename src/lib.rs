@@ -3,8 +3,13 @@
 //! The binary (`main.rs`) only parses arguments and calls into these modules; see DESIGN.md for
 //! the threads and how they talk.
 
+pub mod api;
 pub mod config;
+pub mod daemon;
+pub mod logger;
 pub mod model;
+pub mod oplog;
+pub mod orchestrator;
 pub mod proto;
 pub mod restic;
 pub mod util;

@@ -1,1 +1,146 @@
-fn main() {}
+//! The footrest binary: parse arguments, set up logging and signals, run, map to an exit code.
+
+use footrest::daemon::{self, Settings};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+const USAGE: &str = "\
+footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
+
+Usage: footrest [OPTIONS]
+
+Options:
+  --bind-address ADDR   where to listen: host:port, or a port for all interfaces
+                        [env BACKREST_PORT, default 127.0.0.1:9898]
+  --config-file PATH    the config.json [env BACKREST_CONFIG,
+                        default $XDG_CONFIG_HOME/footrest/config.json]
+  --data-dir PATH       history and state [env BACKREST_DATA,
+                        default $XDG_DATA_HOME/footrest]
+  --restic-cmd CMD      the restic binary [env BACKREST_RESTIC_COMMAND, default restic]
+  --shutdown-grace SECS how long a running backup may finish on SIGTERM [default 30]
+  -h, --help            print this help
+  -V, --version         print the version
+
+Environment: FOOTREST_LOG=error|warn|info|debug sets the log level (default info).
+";
+
+fn main() -> ExitCode {
+    let level = std::env::var("FOOTREST_LOG")
+        .ok()
+        .and_then(|s| footrest::logger::parse_level(&s))
+        .unwrap_or(log::LevelFilter::Info);
+    footrest::logger::init(level);
+    match parse_args(std::env::args_os().skip(1).collect()) {
+        Ok(Command::Help) => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("footrest {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Serve(settings)) => serve(&settings),
+        Err(e) => {
+            eprintln!("footrest: {e}\n\nRun footrest --help for usage.");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn serve(settings: &Settings) -> ExitCode {
+    let d = match daemon::Daemon::start(settings) {
+        Ok(d) => d,
+        Err(e) => {
+            log::error!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = daemon::wait_for_signal() {
+        log::error!("waiting for signals: {e}");
+    }
+    d.stop();
+    ExitCode::SUCCESS
+}
+
+enum Command {
+    Help,
+    Version,
+    Serve(Settings),
+}
+
+fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
+    use lexopt::prelude::*;
+    let mut bind = None;
+    let mut config_file = None;
+    let mut data_dir = None;
+    let mut restic_cmd = None;
+    let mut grace = 30u64;
+    let mut p = lexopt::Parser::from_args(args);
+    while let Some(arg) = p.next().map_err(|e| e.to_string())? {
+        match arg {
+            Short('h') | Long("help") => return Ok(Command::Help),
+            Short('V') | Long("version") => return Ok(Command::Version),
+            Long("bind-address") => bind = Some(string(p.value())?),
+            Long("config-file") => {
+                config_file = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Long("data-dir") => {
+                data_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
+            }
+            Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
+            Long("shutdown-grace") => {
+                grace = string(p.value())?
+                    .parse()
+                    .map_err(|_| "--shutdown-grace takes a number of seconds".to_string())?
+            }
+            other => return Err(other.unexpected().to_string()),
+        }
+    }
+    let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+    let home = env("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let config_file = config_file
+        .or_else(|| env("BACKREST_CONFIG").map(PathBuf::from))
+        .or_else(|| env("XDG_CONFIG_HOME").map(|d| PathBuf::from(d).join("footrest/config.json")))
+        .unwrap_or_else(|| home.join(".config/footrest/config.json"));
+    let data_dir = data_dir
+        .or_else(|| env("BACKREST_DATA").map(PathBuf::from))
+        .or_else(|| env("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("footrest")))
+        .unwrap_or_else(|| home.join(".local/share/footrest"));
+    let bind = match bind {
+        Some(b) => b,
+        None => match env("BACKREST_PORT") {
+            Some(v) => v
+                .into_string()
+                .map_err(|_| "BACKREST_PORT is not UTF-8".to_string())?,
+            None => "127.0.0.1:9898".into(),
+        },
+    };
+    daemon::bind_addr(&bind)?;
+    let restic_cmd = match restic_cmd {
+        Some(r) => r,
+        None => match env("BACKREST_RESTIC_COMMAND") {
+            Some(v) => v
+                .into_string()
+                .map_err(|_| "BACKREST_RESTIC_COMMAND is not UTF-8".to_string())?,
+            None => "restic".into(),
+        },
+    };
+    Ok(Command::Serve(Settings {
+        bind,
+        config_file,
+        data_dir,
+        restic_cmd,
+        handlers: 4,
+        shutdown_grace: Duration::from_secs(grace),
+    }))
+}
+
+fn string(v: Result<OsString, lexopt::Error>) -> Result<String, String> {
+    v.map_err(|e| e.to_string())?
+        .into_string()
+        .map_err(|_| "argument is not valid UTF-8".to_string())
+}

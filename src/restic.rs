@@ -1,4 +1,782 @@
 //! Building restic command lines and environments, running restic, parsing its output.
+//!
+//! restic is always run with `Command::new(..).args(..)`, never through a shell, in its own
+//! process group so that cancelling stops it and anything it started. Secrets reach it only
+//! through the environment (`RESTIC_PASSWORD`, the repo's `env`), never argv.
+//!
+//! Supports restic 0.14 (plain-text fatal errors, exit code 1 for everything, 8-char snapshot ids
+//! in the backup summary) and 0.17+ (JSON `exit_error` lines, exit codes 10/11/12, full ids).
+//! Called from the worker thread and, for read-only commands, from handler threads.
+
+use crate::config::Repo;
+use crate::model::{
+    BackupProgressError, BackupProgressStatusEntry, BackupProgressSummary, ResticSnapshot,
+    SnapshotSummary,
+};
+use serde::Deserialize;
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::{Duration, Instant};
+
+/// How much of restic's stderr is kept to explain a failure.
+const STDERR_KEPT: usize = 8 * 1024;
+/// How long a cancelled restic gets to stop after SIGINT before its group is killed.
+const KILL_AFTER: Duration = Duration::from_secs(10);
+/// How much of restic's output goes into an operation's error message (SPEC.md §6).
+const MESSAGE_MAX: usize = 1000;
+
+/// Errors from running restic. Messages are short and never contain secrets.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ResticError {
+    /// restic could not be started at all.
+    Spawn { cmd: String, error: String },
+    /// restic ran and exited non-zero; `message` is what it said about why.
+    Exit { code: i32, message: String },
+    /// restic was killed by a signal it did not ask for.
+    Signal { signal: i32, message: String },
+    /// restic was stopped because a user or the daemon asked.
+    Cancelled,
+    /// restic's output could not be understood.
+    Output(String),
+    /// An argument footrest was asked to pass is unusable.
+    BadArgument(String),
+}
+
+impl ResticError {
+    /// Exit code 10 (0.17+) or the 0.14 text for a repository that is not there.
+    pub fn is_repo_missing(&self) -> bool {
+        match self {
+            Self::Exit { code: 10, .. } => true,
+            Self::Exit { code: 1, message } => {
+                message.contains("Is there a repository at the following location?")
+                    || message.contains("unable to open config file")
+                    || message.contains("repository does not exist")
+            }
+            _ => false,
+        }
+    }
+
+    /// Exit code 11 (0.17+) or the 0.14 text for a repository locked by another process.
+    pub fn is_locked(&self) -> bool {
+        match self {
+            Self::Exit { code: 11, .. } => true,
+            Self::Exit { message, .. } => message.contains("repository is already locked"),
+            _ => false,
+        }
+    }
+
+    /// Exit code 12 (0.17+) or the 0.14 text for a wrong password.
+    pub fn is_wrong_password(&self) -> bool {
+        match self {
+            Self::Exit { code: 12, .. } => true,
+            Self::Exit { message, .. } => message.contains("wrong password"),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for ResticError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::Spawn { cmd, error } => write!(f, "could not run restic ({cmd}): {error}"),
+            Self::Exit { code, message } if message.is_empty() => {
+                write!(f, "restic exited with status {code}")
+            }
+            Self::Exit { code, message } => {
+                write!(f, "restic exited with status {code}: {message}")
+            }
+            Self::Signal { signal, message } if message.is_empty() => {
+                write!(f, "restic was killed by signal {signal}")
+            }
+            Self::Signal { signal, message } => {
+                write!(f, "restic was killed by signal {signal}: {message}")
+            }
+            Self::Cancelled => f.write_str("restic was stopped"),
+            Self::Output(m) => write!(f, "unexpected restic output: {m}"),
+            Self::BadArgument(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for ResticError {}
+
+/// A handle to stop a running restic (its whole process group). Cloned into the task record so
+/// that Cancel and shutdown can reach it from other threads.
+#[derive(Clone, Default)]
+pub struct CancelHandle {
+    inner: Arc<CancelInner>,
+}
+
+#[derive(Default)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    pgid: AtomicI32,
+}
+
+impl CancelHandle {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stops the running restic with SIGINT (restic then removes its lock), and its whole
+    /// process group with SIGKILL if it is still running 10 s later. Later starts are refused.
+    pub fn cancel(&self) {
+        self.inner.cancelled.store(true, Ordering::SeqCst);
+        let pgid = self.inner.pgid.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: kill(2) with a negative pid signals the process group we created.
+            unsafe { libc::kill(-pgid, libc::SIGINT) };
+            let inner = Arc::clone(&self.inner);
+            let _ = std::thread::Builder::new()
+                .name("restic-kill".into())
+                .spawn(move || {
+                    let deadline = Instant::now() + KILL_AFTER;
+                    while Instant::now() < deadline {
+                        if inner.pgid.load(Ordering::SeqCst) != pgid {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    if inner.pgid.load(Ordering::SeqCst) == pgid {
+                        // SAFETY: the group is still ours: the run that owns it has not ended.
+                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+                    }
+                });
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.inner.cancelled.load(Ordering::SeqCst)
+    }
+
+    fn set_pgid(&self, pgid: i32) {
+        self.inner.pgid.store(pgid, Ordering::SeqCst);
+        if pgid > 0 && self.is_cancelled() {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGINT) };
+        }
+    }
+
+    fn kill_group(&self) {
+        let pgid = self.inner.pgid.load(Ordering::SeqCst);
+        if pgid > 0 {
+            // SAFETY: as above.
+            unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        }
+    }
+}
+
+/// How to run restic for one repository.
+#[derive(Clone, Debug)]
+pub struct Restic {
+    /// The restic command (`--restic-cmd`), shell-split (e.g. a wrapper with arguments).
+    pub cmd: Vec<String>,
+    pub repo: Repo,
+}
+
+impl Restic {
+    pub fn new(restic_cmd: &str, repo: &Repo) -> Result<Self, ResticError> {
+        let cmd = split_words(restic_cmd)
+            .map_err(|e| ResticError::BadArgument(format!("restic command: {e}")))?;
+        if cmd.is_empty() {
+            return Err(ResticError::BadArgument("restic command is empty".into()));
+        }
+        Ok(Self {
+            cmd,
+            repo: repo.clone(),
+        })
+    }
+
+    /// The full command: prefix (nice/ionice), restic, args, repo flags; env with secrets.
+    pub fn command(&self, args: &[String]) -> Result<Command, ResticError> {
+        let mut argv: Vec<String> = self
+            .repo
+            .command_prefix
+            .as_ref()
+            .map(|p| p.argv())
+            .unwrap_or_default();
+        argv.extend(self.cmd.iter().cloned());
+        argv.extend(args.iter().cloned());
+        for flag in &self.repo.flags {
+            let expanded = expand_env(flag, &|k| std::env::var(k).ok());
+            argv.extend(split_words(&expanded).map_err(|e| {
+                ResticError::BadArgument(format!("repo \"{}\" flag: {e}", self.repo.id))
+            })?);
+        }
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..]);
+        if !self.repo.password.is_empty() {
+            cmd.env("RESTIC_PASSWORD", &self.repo.password)
+                .env("RESTIC_PASSWORD_FILE", "")
+                .env("RESTIC_PASSWORD_COMMAND", "");
+        }
+        for entry in &self.repo.env {
+            if let Some((k, v)) = entry.split_once('=') {
+                cmd.env(k, expand_env(v, &|k| std::env::var(k).ok()));
+            }
+        }
+        cmd.env("RESTIC_REPOSITORY", &self.repo.uri);
+        cmd.stdin(Stdio::null());
+        Ok(cmd)
+    }
+
+    /// Runs restic to completion and returns its stdout. Non-zero exit is an error carrying
+    /// restic's own explanation.
+    pub fn output(
+        &self,
+        args: &[&str],
+        cancel: Option<&CancelHandle>,
+    ) -> Result<String, ResticError> {
+        let mut out = String::new();
+        self.run(args, cancel, &mut |line| {
+            out.push_str(line);
+            out.push('\n');
+        })?;
+        Ok(out)
+    }
+
+    /// Runs restic, calling `on_line` for each stdout line as it arrives.
+    pub fn run(
+        &self,
+        args: &[&str],
+        cancel: Option<&CancelHandle>,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<i32, ResticError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        self.run_with(&args, &[], cancel, on_line)
+    }
+
+    /// `run` with extra environment entries. Returns the exit code when it is 0 or 3 (partial
+    /// backup); every other outcome is an error.
+    pub fn run_with(
+        &self,
+        args: &[String],
+        env: &[(&str, &str)],
+        cancel: Option<&CancelHandle>,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<i32, ResticError> {
+        let mut cmd = self.command(args)?;
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let shown = self.cmd.join(" ");
+        if cancel.is_some_and(|c| c.is_cancelled()) {
+            return Err(ResticError::Cancelled);
+        }
+        let mut child = cmd.spawn().map_err(|e| ResticError::Spawn {
+            cmd: shown.clone(),
+            error: e.to_string(),
+        })?;
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        let guard = ChildGuard::new(&mut child, cancel);
+        let stderr_thread = std::thread::Builder::new()
+            .name("restic-stderr".into())
+            .spawn(move || read_tail(stderr))
+            .ok();
+        let mut exit_error: Option<(i32, String)> = None;
+        if let Some(stdout) = stdout {
+            let mut reader = BufReader::new(stdout);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']);
+                        on_line(line);
+                    }
+                }
+            }
+        }
+        let status = guard.wait();
+        let stderr_text = stderr_thread
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
+        for line in stderr_text.lines() {
+            if let Some((code, msg)) = parse_exit_error(line) {
+                exit_error = Some((code, msg));
+            }
+        }
+        let status = status.map_err(|e| ResticError::Spawn {
+            cmd: shown,
+            error: e.to_string(),
+        })?;
+        if cancel.is_some_and(|c| c.is_cancelled()) && !status.success() {
+            return Err(ResticError::Cancelled);
+        }
+        match (status.code(), status.signal()) {
+            (Some(0), _) => Ok(0),
+            (Some(3), _) => Ok(3),
+            (Some(code), _) => {
+                let message = match exit_error {
+                    Some((_, m)) => m,
+                    None => explain(&stderr_text),
+                };
+                Err(ResticError::Exit { code, message })
+            }
+            (None, Some(signal)) => Err(ResticError::Signal {
+                signal,
+                message: explain(&stderr_text),
+            }),
+            (None, None) => Err(ResticError::Output("restic ended without a status".into())),
+        }
+    }
+
+    /// The repository's config id (the guid), via `restic cat config`.
+    pub fn repo_id(&self) -> Result<String, ResticError> {
+        let out = self.output(&["cat", "config", "--json", "--no-lock"], None)?;
+        #[derive(Deserialize)]
+        struct RepoConfig {
+            id: String,
+        }
+        let c: RepoConfig = serde_json::from_str(&out)
+            .map_err(|e| ResticError::Output(format!("cat config: {e}")))?;
+        if c.id.len() != 64 || !c.id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ResticError::Output(format!(
+                "cat config: repository id {:?} is not 64 hex characters",
+                c.id
+            )));
+        }
+        Ok(c.id)
+    }
+
+    /// `restic init`.
+    pub fn init(&self) -> Result<(), ResticError> {
+        self.output(&["init"], None).map(|_| ())
+    }
+
+    /// `restic unlock`.
+    pub fn unlock(&self) -> Result<(), ResticError> {
+        self.output(&["unlock"], None).map(|_| ())
+    }
+
+    /// `restic snapshots --json`, optionally filtered by a tag set (`a,b` = both).
+    pub fn snapshots(&self, tags: Option<&str>) -> Result<Vec<ResticSnapshot>, ResticError> {
+        let mut args = vec!["snapshots", "--json", "--no-lock"];
+        if let Some(t) = tags {
+            args.extend(["--tag", t]);
+        }
+        let out = self.output(&args, None)?;
+        let raw: Vec<RawSnapshot> = serde_json::from_str(out.trim())
+            .map_err(|e| ResticError::Output(format!("snapshots: {e}")))?;
+        Ok(raw.into_iter().map(RawSnapshot::into_snapshot).collect())
+    }
+
+    /// `restic forget --json`; returns the snapshots it removed.
+    pub fn forget(
+        &self,
+        args: &[String],
+        cancel: Option<&CancelHandle>,
+    ) -> Result<Vec<ResticSnapshot>, ResticError> {
+        let mut full = vec!["forget".to_string(), "--json".to_string()];
+        full.extend(args.iter().cloned());
+        let mut out = String::new();
+        self.run_with(&full, &[], cancel, &mut |l| {
+            out.push_str(l);
+            out.push('\n');
+        })?;
+        parse_forget(&out)
+    }
+}
+
+/// Kills the child's process group if the run is abandoned (panic, early return).
+struct ChildGuard<'a> {
+    child: &'a mut Child,
+    cancel: CancelHandle,
+    done: bool,
+}
+
+impl<'a> ChildGuard<'a> {
+    fn new(child: &'a mut Child, cancel: Option<&CancelHandle>) -> Self {
+        let cancel = cancel.cloned().unwrap_or_default();
+        cancel.set_pgid(child.id() as i32);
+        Self {
+            child,
+            cancel,
+            done: false,
+        }
+    }
+
+    fn wait(mut self) -> std::io::Result<std::process::ExitStatus> {
+        let status = self.child.wait();
+        self.done = true;
+        self.cancel.set_pgid(0);
+        status
+    }
+}
+
+impl Drop for ChildGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.cancel.kill_group();
+            let _ = self.child.wait();
+            self.cancel.set_pgid(0);
+        }
+    }
+}
+
+/// Reads everything, keeping the head and the tail (at most STDERR_KEPT bytes).
+fn read_tail(pipe: Option<std::process::ChildStderr>) -> String {
+    let Some(mut pipe) = pipe else {
+        return String::new();
+    };
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                tail.extend(&buf[..n]);
+                while tail.len() > STDERR_KEPT {
+                    tail.pop_front();
+                }
+            }
+        }
+    }
+    String::from_utf8_lossy(tail.make_contiguous()).into_owned()
+}
+
+/// restic ≥ 0.17 prints `{"message_type":"exit_error","code":N,"message":"..."}` on stderr.
+fn parse_exit_error(line: &str) -> Option<(i32, String)> {
+    #[derive(Deserialize)]
+    struct ExitError {
+        message_type: String,
+        #[serde(default)]
+        code: i32,
+        #[serde(default)]
+        message: String,
+    }
+    let e: ExitError = serde_json::from_str(line.trim()).ok()?;
+    (e.message_type == "exit_error").then_some((e.code, e.message))
+}
+
+/// The useful part of restic's stderr: the text, at most MESSAGE_MAX bytes, its end kept.
+fn explain(stderr: &str) -> String {
+    let text: String = stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !l.starts_with('{'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    truncate_start(text.trim(), MESSAGE_MAX)
+}
+
+/// Keeps the last `max` bytes (on a char boundary), marking the cut.
+pub fn truncate_start(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut start = s.len() - max;
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &s[start..])
+}
+
+/// One line of `restic backup --json`.
+#[derive(Debug, PartialEq)]
+pub enum BackupEvent {
+    Status(BackupProgressStatusEntry),
+    Summary(BackupProgressSummary, bool),
+    Error(BackupProgressError),
+    ExitError(i32, String),
+    /// Not JSON, or a message type footrest does not use: goes to the log.
+    Other(String),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "message_type", rename_all = "snake_case")]
+enum RawBackupLine {
+    Status {
+        #[serde(default)]
+        percent_done: f64,
+        #[serde(default)]
+        total_files: i64,
+        #[serde(default)]
+        total_bytes: i64,
+        #[serde(default)]
+        files_done: i64,
+        #[serde(default)]
+        bytes_done: i64,
+        #[serde(default)]
+        current_files: Vec<String>,
+    },
+    Summary(RawSummary),
+    Error {
+        #[serde(default)]
+        error: Option<RawErrorBody>,
+        #[serde(default)]
+        during: String,
+        #[serde(default)]
+        item: String,
+    },
+    ExitError {
+        #[serde(default)]
+        code: i32,
+        #[serde(default)]
+        message: String,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Deserialize, Default)]
+struct RawErrorBody {
+    #[serde(default)]
+    message: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSummary {
+    files_new: i64,
+    files_changed: i64,
+    files_unmodified: i64,
+    dirs_new: i64,
+    dirs_changed: i64,
+    dirs_unmodified: i64,
+    data_blobs: i64,
+    tree_blobs: i64,
+    data_added: i64,
+    total_files_processed: i64,
+    total_bytes_processed: i64,
+    total_duration: f64,
+    snapshot_id: String,
+    dry_run: bool,
+    backup_start: String,
+    backup_end: String,
+}
+
+/// Parses one stdout line of `restic backup --json`.
+pub fn parse_backup_line(line: &str) -> BackupEvent {
+    if !line.trim_start().starts_with('{') {
+        return BackupEvent::Other(line.to_string());
+    }
+    match serde_json::from_str::<RawBackupLine>(line) {
+        Ok(RawBackupLine::Status {
+            percent_done,
+            total_files,
+            total_bytes,
+            files_done,
+            bytes_done,
+            current_files,
+        }) => BackupEvent::Status(BackupProgressStatusEntry {
+            percent_done,
+            total_files,
+            total_bytes,
+            files_done,
+            bytes_done,
+            current_file: current_files,
+        }),
+        Ok(RawBackupLine::Summary(s)) => {
+            let mut duration = s.total_duration;
+            if duration == 0.0
+                && let (Some(a), Some(b)) = (
+                    parse_rfc3339_ms(&s.backup_start),
+                    parse_rfc3339_ms(&s.backup_end),
+                )
+            {
+                duration = (b - a) as f64 / 1000.0;
+            }
+            BackupEvent::Summary(
+                BackupProgressSummary {
+                    snapshot_id: s.snapshot_id,
+                    files_new: s.files_new,
+                    files_changed: s.files_changed,
+                    files_unmodified: s.files_unmodified,
+                    dirs_new: s.dirs_new,
+                    dirs_changed: s.dirs_changed,
+                    dirs_unmodified: s.dirs_unmodified,
+                    data_blobs: s.data_blobs,
+                    tree_blobs: s.tree_blobs,
+                    data_added: s.data_added,
+                    total_files_processed: s.total_files_processed,
+                    total_bytes_processed: s.total_bytes_processed,
+                    total_duration: duration,
+                },
+                s.dry_run,
+            )
+        }
+        Ok(RawBackupLine::Error {
+            error,
+            during,
+            item,
+        }) => BackupEvent::Error(BackupProgressError {
+            item,
+            during,
+            message: error.map(|e| e.message).unwrap_or_default(),
+        }),
+        Ok(RawBackupLine::ExitError { code, message }) => BackupEvent::ExitError(code, message),
+        Ok(RawBackupLine::Unknown) | Err(_) => BackupEvent::Other(line.to_string()),
+    }
+}
+
+/// A snapshot as `restic snapshots --json` prints it.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct RawSnapshot {
+    id: String,
+    time: String,
+    hostname: String,
+    username: String,
+    tree: String,
+    parent: String,
+    paths: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    summary: Option<RawSummary>,
+}
+
+impl RawSnapshot {
+    fn into_snapshot(self) -> ResticSnapshot {
+        let summary = self.summary.map(|s| {
+            let duration = match (
+                parse_rfc3339_ms(&s.backup_start),
+                parse_rfc3339_ms(&s.backup_end),
+            ) {
+                (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
+                _ => s.total_duration,
+            };
+            SnapshotSummary {
+                files_new: s.files_new,
+                files_changed: s.files_changed,
+                files_unmodified: s.files_unmodified,
+                dirs_new: s.dirs_new,
+                dirs_changed: s.dirs_changed,
+                dirs_unmodified: s.dirs_unmodified,
+                data_blobs: s.data_blobs,
+                tree_blobs: s.tree_blobs,
+                data_added: s.data_added,
+                total_files_processed: s.total_files_processed,
+                total_bytes_processed: s.total_bytes_processed,
+                total_duration: duration,
+            }
+        });
+        ResticSnapshot {
+            unix_time_ms: parse_rfc3339_ms(&self.time).unwrap_or(0),
+            id: self.id,
+            hostname: self.hostname,
+            username: self.username,
+            tree: self.tree,
+            parent: self.parent,
+            paths: self.paths.unwrap_or_default(),
+            tags: self.tags.unwrap_or_default(),
+            summary,
+        }
+    }
+}
+
+/// Parses `restic forget --json`: groups with `remove` lists. Only the first JSON document is
+/// read (with `--prune`, restic prints prune's text log after it).
+pub fn parse_forget(out: &str) -> Result<Vec<ResticSnapshot>, ResticError> {
+    #[derive(Deserialize)]
+    struct Group {
+        #[serde(default)]
+        remove: Option<Vec<RawSnapshot>>,
+    }
+    let start = out.find('[').unwrap_or(0);
+    let mut stream = serde_json::Deserializer::from_str(&out[start..]).into_iter::<Vec<Group>>();
+    let groups = match stream.next() {
+        Some(Ok(g)) => g,
+        Some(Err(e)) => return Err(ResticError::Output(format!("forget: {e}"))),
+        None => Vec::new(),
+    };
+    Ok(groups
+        .into_iter()
+        .flat_map(|g| g.remove.unwrap_or_default())
+        .map(RawSnapshot::into_snapshot)
+        .collect())
+}
+
+/// Parses RFC 3339 timestamps as restic prints them (`2024-05-01T10:00:00.123456789+02:00`).
+pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> { s.get(r)?.parse().ok() };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        let digits: String = frac.chars().chain("000".chars()).take(3).collect();
+        ms = digits.parse().ok()?;
+    }
+    let offset_min = match b.get(i)? {
+        b'Z' | b'z' => 0,
+        sign @ (b'+' | b'-') => {
+            let oh = num(i + 1..i + 3)?;
+            let om = num(i + 4..i + 6)?;
+            let o = oh * 60 + om;
+            if *sign == b'-' { -o } else { o }
+        }
+        _ => return None,
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86400 + h * 3600 + mi * 60 + sec - offset_min * 60;
+    Some(secs * 1000 + ms)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Expands `${VAR}` (and `$VAR`) from `lookup`; unknown variables become empty, as in a shell.
+pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        if let Some(inner) = after.strip_prefix('{') {
+            if let Some(end) = inner.find('}') {
+                out.push_str(&lookup(&inner[..end]).unwrap_or_default());
+                rest = &inner[end + 1..];
+                continue;
+            }
+        } else {
+            let len = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            if len > 0 && !after.starts_with(|c: char| c.is_ascii_digit()) {
+                out.push_str(&lookup(&after[..len]).unwrap_or_default());
+                rest = &after[len..];
+                continue;
+            }
+        }
+        out.push('$');
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
 
 /// Splits a string into words the way a POSIX shell would (quotes and backslashes), without
 /// expanding anything. Used for repo flags and backup_flags.
@@ -77,5 +855,99 @@ mod tests {
         assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
         assert_eq!(split_words(r#"--x="" "#).unwrap(), ["--x="]);
         assert!(split_words("'open").is_err());
+    }
+
+    #[test]
+    fn env_references_are_expanded() {
+        let lookup = |k: &str| (k == "PW").then(|| "s3cret".to_string());
+        assert_eq!(expand_env("a=${PW}", &lookup), "a=s3cret");
+        assert_eq!(expand_env("$PW/x", &lookup), "s3cret/x");
+        assert_eq!(expand_env("${NOPE}-$", &lookup), "-$");
+    }
+
+    #[test]
+    fn rfc3339_times_from_restic_are_parsed() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01Z"), Some(1000));
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-27T13:39:02.828337205Z"),
+            Some(1_795_786_742_828)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2026-11-27T14:39:02.828+01:00"),
+            Some(1_795_786_742_828)
+        );
+        assert_eq!(parse_rfc3339_ms("yesterday"), None);
+    }
+
+    #[test]
+    fn backup_lines_of_both_restic_generations_parse() {
+        // restic 0.14: short id, no backup_start.
+        let old = r#"{"message_type":"summary","files_new":2,"data_added":301764,"total_duration":0.22,"snapshot_id":"32f10d19"}"#;
+        match parse_backup_line(old) {
+            BackupEvent::Summary(s, false) => {
+                assert_eq!(s.snapshot_id, "32f10d19");
+                assert_eq!(s.data_added, 301764);
+            }
+            other => panic!("{other:?}"),
+        }
+        let status = r#"{"message_type":"status","percent_done":0.5,"total_files":1,"bytes_done":10,"current_files":["/a"]}"#;
+        assert!(
+            matches!(parse_backup_line(status), BackupEvent::Status(s) if s.bytes_done == 10 && s.current_file == ["/a"])
+        );
+        let err14 = r#"{"message_type":"error","error":{},"during":"archival","item":"/x"}"#;
+        assert!(matches!(parse_backup_line(err14), BackupEvent::Error(e) if e.item == "/x"));
+        let exit = r#"{"message_type":"exit_error","code":1,"message":"Fatal: all source directories/files do not exist"}"#;
+        assert!(matches!(
+            parse_backup_line(exit),
+            BackupEvent::ExitError(1, _)
+        ));
+        assert!(matches!(
+            parse_backup_line("scan finished"),
+            BackupEvent::Other(_)
+        ));
+        assert!(matches!(
+            parse_backup_line(r#"{"message_type":"verbose_status"}"#),
+            BackupEvent::Other(_)
+        ));
+    }
+
+    #[test]
+    fn forget_output_lists_removed_snapshots() {
+        let out = r#"[{"tags":null,"host":"","paths":null,"keep":[{"time":"2026-11-27T13:39:18Z","id":"bb","short_id":"bb"}],"remove":[{"time":"2026-11-27T13:39:02Z","id":"aa","tags":["plan:p"],"paths":["/x"]}],"reasons":[]}]
+removed snapshot aa"#;
+        let removed = parse_forget(out).unwrap();
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].id, "aa");
+        assert_eq!(removed[0].tags, ["plan:p"]);
+    }
+
+    #[test]
+    fn exit_classification_covers_old_and_new_restic() {
+        let missing14 = ResticError::Exit {
+            code: 1,
+            message: "Fatal: unable to open config file: stat x/config: no such file or directory\nIs there a repository at the following location?".into(),
+        };
+        assert!(missing14.is_repo_missing());
+        assert!(
+            ResticError::Exit {
+                code: 10,
+                message: String::new()
+            }
+            .is_repo_missing()
+        );
+        assert!(
+            ResticError::Exit {
+                code: 11,
+                message: String::new()
+            }
+            .is_locked()
+        );
+        assert!(
+            ResticError::Exit {
+                code: 1,
+                message: "Fatal: wrong password or no key found".into()
+            }
+            .is_wrong_password()
+        );
     }
 }

@@ -1,0 +1,462 @@
+//! The RPC handlers: decode the request message, validate, act, encode the answer.
+
+use super::connect::{decode, encode};
+use super::{ApiError, App, Code, respond_unary};
+use crate::config::{Config, Repo, valid_id};
+use crate::model::{OpSelector, Operation, ResticSnapshotList};
+use crate::proto::{i64s, is_default};
+use crate::restic::Restic;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::sync::Arc;
+use tiny_http::Request;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Service {
+    Backrest,
+    Authentication,
+}
+
+/// Every method footrest answers, per service. The router and the auth checks use this list.
+pub const BACKREST_METHODS: &[&str] = &[
+    "GetConfig",
+    "SetConfig",
+    "AddRepo",
+    "RemoveRepo",
+    "CheckRepoExists",
+    "Backup",
+    "GetOperations",
+    "ListSnapshots",
+    "Cancel",
+];
+
+/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
+const BACKREST_PENDING: &[&str] = &[
+    "DoRepoTask",
+    "Forget",
+    "Restore",
+    "GetOperationEvents",
+    "ListSnapshotFiles",
+    "GetLogs",
+    "RunCommand",
+    "GetDownloadURL",
+    "ClearHistory",
+    "PathAutocomplete",
+    "GetSummaryDashboard",
+];
+
+const AUTH_PENDING: &[&str] = &["Login", "HashPassword"];
+
+pub fn exists(service: Service, method: &str) -> bool {
+    match service {
+        Service::Backrest => {
+            BACKREST_METHODS.contains(&method) || BACKREST_PENDING.contains(&method)
+        }
+        Service::Authentication => AUTH_PENDING.contains(&method),
+    }
+}
+
+pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, body: &[u8]) {
+    if service == Service::Backrest && method == "Backup" {
+        backup(app, req, body);
+        return;
+    }
+    let result = match (service, method) {
+        (Service::Backrest, "GetConfig") => {
+            decode::<Value>(body).and_then(|_| encode(&current_config(app).sanitized()))
+        }
+        (Service::Backrest, "SetConfig") => set_config(app, body),
+        (Service::Backrest, "AddRepo") => add_repo(app, body),
+        (Service::Backrest, "RemoveRepo") => remove_repo(app, body),
+        (Service::Backrest, "CheckRepoExists") => check_repo_exists(app, body),
+        (Service::Backrest, "GetOperations") => get_operations(app, body),
+        (Service::Backrest, "ListSnapshots") => list_snapshots(app, body),
+        (Service::Backrest, "Cancel") => cancel(app, body),
+        _ => Err(ApiError::new(
+            Code::Unimplemented,
+            format!("{method} is not implemented by this version of footrest"),
+        )),
+    };
+    respond_unary(req, result);
+}
+
+fn current_config(app: &App) -> Config {
+    app.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Applies `change` to a copy of the config, validates, bumps modno, saves, then publishes it.
+/// Nothing changes (in memory or on disk) unless every step succeeds.
+fn update_config(
+    app: &App,
+    change: impl FnOnce(&mut Config) -> Result<(), ApiError>,
+) -> Result<Config, ApiError> {
+    let mut guard = app.config.lock().unwrap_or_else(|p| p.into_inner());
+    let mut next = guard.clone();
+    change(&mut next)?;
+    if next.version == 0 {
+        next.version = crate::config::CURRENT_VERSION;
+    }
+    next.validate()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+    next.modno = guard.modno.wrapping_add(1);
+    app.store
+        .save(&next)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    *guard = next.clone();
+    drop(guard);
+    Ok(next)
+}
+
+fn set_config(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut incoming: Config = decode(body)?;
+    let saved = update_config(app, |current| {
+        if incoming.modno != current.modno {
+            return Err(ApiError::precondition(
+                "config modno mismatch, reload and try again",
+            ));
+        }
+        incoming.restore_sanitized(current);
+        *current = incoming;
+        Ok(())
+    })?;
+    encode(&saved.sanitized())
+}
+
+/// AddRepo accepts Backrest's `{repo: Repo}` and the bare `Repo` older clients send.
+fn repo_from_body(body: &[u8]) -> Result<Repo, ApiError> {
+    let v: Value = decode(body)?;
+    let repo_v = match v.get("repo") {
+        Some(r) if r.is_object() => r.clone(),
+        _ => v,
+    };
+    serde_json::from_value(repo_v).map_err(|e| ApiError::invalid(format!("invalid repo: {e}")))
+}
+
+fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let mut repo = repo_from_body(body)?;
+    if !valid_id(&repo.id) {
+        return Err(ApiError::invalid(format!(
+            "repo id {:?} must be non-empty and contain only letters, digits, '_', '-' and '.'",
+            repo.id
+        )));
+    }
+    if repo.uri.trim().is_empty() {
+        return Err(ApiError::invalid(format!(
+            "repo \"{}\": uri is required",
+            repo.id
+        )));
+    }
+    let current = current_config(app);
+    if current.instance.is_empty() {
+        return Err(ApiError::precondition("instance is a required field"));
+    }
+    // Validate everything but the guid before touching the repository.
+    let mut trial = current.clone();
+    let mut probe = repo.clone();
+    probe.guid = "0".repeat(64);
+    match trial.repos.iter_mut().find(|r| r.id == repo.id) {
+        Some(r) => *r = probe,
+        None => trial.repos.push(probe),
+    }
+    trial
+        .validate()
+        .map_err(|e| ApiError::invalid(e.to_string()))?;
+
+    let restic =
+        Restic::new(&app.restic_cmd, &repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let guid = match restic.repo_id() {
+        Ok(id) => id,
+        Err(e) if e.is_repo_missing() => {
+            log::info!(
+                "repo \"{}\": no repository at its uri, initializing",
+                repo.id
+            );
+            restic
+                .init()
+                .map_err(|e| restic_error("initializing the repository", e))?;
+            restic
+                .repo_id()
+                .map_err(|e| restic_error("reading the new repository's config", e))?
+        }
+        Err(e) => return Err(restic_error("opening the repository", e)),
+    };
+    if !repo.guid.is_empty() && repo.guid != guid {
+        return Err(ApiError::precondition(format!(
+            "repo \"{}\": the repository at this uri has guid {guid}, not {}",
+            repo.id, repo.guid
+        )));
+    }
+    repo.guid = guid;
+    let saved = update_config(app, |c| {
+        if let Some(existing) = c.repos.iter().find(|r| r.id == repo.id)
+            && !existing.guid.is_empty()
+            && existing.guid != repo.guid
+        {
+            return Err(ApiError::precondition(format!(
+                "repo \"{}\" already exists with a different repository (guid {})",
+                repo.id, existing.guid
+            )));
+        }
+        match c.repos.iter_mut().find(|r| r.id == repo.id) {
+            Some(r) => *r = repo.clone(),
+            None => c.repos.push(repo.clone()),
+        }
+        Ok(())
+    })?;
+    if let Ok(snaps) = restic.snapshots(None)
+        && let Some(r) = saved.repo(&repo.id)
+        && let Err(e) = crate::orchestrator::index_into(&app.oplog, &saved, r, snaps, None)
+    {
+        log::warn!("repo \"{}\": indexing snapshots: {e}", repo.id);
+    }
+    encode(&saved.sanitized())
+}
+
+fn restic_error(what: &str, e: crate::restic::ResticError) -> ApiError {
+    let code = if e.is_wrong_password() {
+        Code::PermissionDenied
+    } else {
+        match e {
+            crate::restic::ResticError::Spawn { .. } => Code::FailedPrecondition,
+            _ => Code::Unknown,
+        }
+    };
+    ApiError::new(code, format!("{what}: {e}"))
+}
+
+/// A string id sent as `{value}` (types.StringValue) or under a named field.
+fn string_arg(body: &[u8], names: &[&str]) -> Result<String, ApiError> {
+    let v: Value = decode(body)?;
+    for n in names.iter().chain(["value"].iter()) {
+        match v.get(*n) {
+            Some(Value::String(s)) => return Ok(s.clone()),
+            Some(Value::Null) | None => {}
+            Some(other) => {
+                return Err(ApiError::invalid(format!(
+                    "{n} must be a string, got {other}"
+                )));
+            }
+        }
+    }
+    Err(ApiError::invalid(format!(
+        "{} is required",
+        names.first().unwrap_or(&"value")
+    )))
+}
+
+fn remove_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let repo_id = string_arg(body, &["repoId", "repo_id"])?;
+    let mut guid = String::new();
+    let saved = update_config(app, |c| {
+        let Some(pos) = c.repos.iter().position(|r| r.id == repo_id) else {
+            return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
+        };
+        let users: Vec<&str> = c
+            .plans
+            .iter()
+            .filter(|p| p.repo == repo_id)
+            .map(|p| p.id.as_str())
+            .collect();
+        if !users.is_empty() {
+            return Err(ApiError::precondition(format!(
+                "repo \"{repo_id}\" is used by plan(s) {}; remove them first",
+                users.join(", ")
+            )));
+        }
+        guid = c.repos.remove(pos).guid;
+        Ok(())
+    })?;
+    let sel = OpSelector {
+        repo_id: Some(repo_id.clone()),
+        ..Default::default()
+    };
+    match app.oplog.query(&sel, 0) {
+        Ok(ops) => {
+            let ids: Vec<i64> = ops
+                .iter()
+                .filter(|o| guid.is_empty() || o.repo_guid == guid || o.repo_guid.is_empty())
+                .map(|o| o.id)
+                .collect();
+            if let Err(e) = app.oplog.delete(&ids) {
+                log::error!("repo \"{repo_id}\" removed, but deleting its history failed: {e}");
+            }
+        }
+        Err(e) => log::error!("repo \"{repo_id}\" removed, but reading its history failed: {e}"),
+    }
+    encode(&saved.sanitized())
+}
+
+#[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct CheckRepoExistsResponse {
+    #[serde(skip_serializing_if = "is_default")]
+    exists: bool,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    error: String,
+    #[serde(skip_serializing_if = "is_default")]
+    host_key_untrusted: bool,
+}
+
+fn check_repo_exists(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let repo = repo_from_body(body)?;
+    if repo.uri.trim().is_empty() {
+        return Err(ApiError::invalid("repo uri is required"));
+    }
+    let restic =
+        Restic::new(&app.restic_cmd, &repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let resp = match restic.repo_id() {
+        Ok(_) => CheckRepoExistsResponse {
+            exists: true,
+            ..Default::default()
+        },
+        Err(e) if e.is_repo_missing() => CheckRepoExistsResponse::default(),
+        Err(e) if e.is_wrong_password() => CheckRepoExistsResponse {
+            exists: true,
+            error: e.to_string(),
+            ..Default::default()
+        },
+        Err(e) => return Err(restic_error("checking the repository", e)),
+    };
+    encode(&resp)
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct BackupRequest {
+    value: String,
+    #[serde(alias = "dry_run")]
+    dry_run: bool,
+}
+
+fn backup(app: &Arc<App>, req: Request, body: &[u8]) {
+    let parsed: Result<BackupRequest, ApiError> = decode(body);
+    let r = match parsed {
+        Ok(r) => r,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    if r.value.is_empty() {
+        return respond_unary(
+            req,
+            Err(ApiError::invalid("value (the plan id) is required")),
+        );
+    }
+    // The request travels with the task; the worker answers it when the backup flow ends.
+    let slot = Arc::new(std::sync::Mutex::new(Some(req)));
+    let for_worker = Arc::clone(&slot);
+    let responder: crate::orchestrator::Responder = Box::new(move |result| {
+        if let Some(req) = for_worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            respond_unary(req, result.map(|()| b"{}".to_vec()));
+        }
+    });
+    if let Err(e) = app
+        .orchestrator
+        .enqueue_backup(&r.value, r.dry_run, Some(responder))
+        && let Some(req) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    {
+        respond_unary(req, Err(e));
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct GetOperationsRequest {
+    selector: Option<OpSelector>,
+    #[serde(alias = "last_n", with = "i64s")]
+    last_n: i64,
+}
+
+#[derive(Serialize)]
+struct OperationsResponse {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    operations: Vec<Operation>,
+}
+
+fn get_operations(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: GetOperationsRequest = decode(body)?;
+    let sel = r.selector.unwrap_or_default();
+    if !sel.ids.is_empty() {
+        let others = OpSelector {
+            ids: Vec::new(),
+            ..sel.clone()
+        };
+        if !others.is_empty() {
+            return Err(ApiError::invalid(
+                "selector: ids cannot be combined with other filters",
+            ));
+        }
+    }
+    if r.last_n < 0 {
+        return Err(ApiError::invalid("lastN must not be negative"));
+    }
+    let ops = app
+        .oplog
+        .query(&sel, r.last_n as usize)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    encode(&OperationsResponse { operations: ops })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ListSnapshotsRequest {
+    #[serde(alias = "repo_id")]
+    repo_id: String,
+    #[serde(alias = "plan_id")]
+    plan_id: String,
+}
+
+fn list_snapshots(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: ListSnapshotsRequest = decode(body)?;
+    let config = current_config(app);
+    if r.repo_id.is_empty() {
+        return Err(ApiError::invalid("repoId is required"));
+    }
+    let repo = config
+        .repo(&r.repo_id)
+        .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?;
+    let filter = if r.plan_id.is_empty() {
+        None
+    } else {
+        if config.plan(&r.plan_id).is_none() {
+            return Err(ApiError::not_found(format!(
+                "plan \"{}\" not found",
+                r.plan_id
+            )));
+        }
+        Some(format!("plan:{}", r.plan_id))
+    };
+    let restic =
+        Restic::new(&app.restic_cmd, repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let mut snapshots = restic
+        .snapshots(filter.as_deref())
+        .map_err(|e| restic_error("listing snapshots", e))?;
+    snapshots.sort_by_key(|s| s.unix_time_ms);
+    encode(&ResticSnapshotList { snapshots })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct CancelRequest {
+    #[serde(alias = "operation_id", with = "i64s")]
+    operation_id: i64,
+    #[serde(with = "i64s")]
+    value: i64,
+}
+
+fn cancel(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: CancelRequest = decode(body)?;
+    let id = if r.operation_id != 0 {
+        r.operation_id
+    } else {
+        r.value
+    };
+    if id <= 0 {
+        return Err(ApiError::invalid("operationId is required"));
+    }
+    if let Ok(Some(op)) = app.oplog.get(id)
+        && op.status.is_terminal()
+    {
+        log::debug!("cancel of operation {id}: already {}", op.status.name());
+    }
+    app.orchestrator.cancel(id);
+    encode(&serde_json::json!({}))
+}

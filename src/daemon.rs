@@ -1,0 +1,169 @@
+//! Starting and stopping the daemon: settings, data dir lock, history recovery, threads.
+//!
+//! Runs on the main thread: it builds the shared state, starts the worker and the handler
+//! pool, waits for SIGTERM/SIGINT, then stops everything in order and joins every thread.
+
+use crate::api::{App, Server};
+use crate::config::ConfigStore;
+use crate::oplog::{self, OpLog};
+use crate::orchestrator::{Env, Orchestrator};
+use crate::restic::Restic;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Validated settings (SPEC.md §5).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub bind: String,
+    pub config_file: PathBuf,
+    pub data_dir: PathBuf,
+    pub restic_cmd: String,
+    pub handlers: usize,
+    pub shutdown_grace: Duration,
+}
+
+/// `BACKREST_PORT` semantics: `host:port`, or a bare port meaning all interfaces.
+pub fn bind_addr(bind: &str) -> Result<SocketAddr, String> {
+    let s = bind.trim();
+    let full = if s.contains(':') {
+        s.to_string()
+    } else {
+        format!("0.0.0.0:{s}")
+    };
+    let full = match full.strip_prefix(':') {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => full,
+    };
+    full.to_socket_addrs()
+        .map_err(|e| format!("bind address {bind:?}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("bind address {bind:?} resolves to nothing"))
+}
+
+/// A daemon that is serving. `wait_for_signal` then `stop`.
+pub struct Daemon {
+    pub app: Arc<App>,
+    server: Server,
+    worker: std::thread::JoinHandle<()>,
+    grace: Duration,
+    _lock: std::fs::File,
+}
+
+impl Daemon {
+    pub fn start(s: &Settings) -> Result<Daemon, String> {
+        std::fs::create_dir_all(&s.data_dir)
+            .map_err(|e| format!("creating data dir {}: {e}", s.data_dir.display()))?;
+        let lock = oplog::lock_data_dir(&s.data_dir).map_err(|e| e.to_string())?;
+        let store = ConfigStore::new(s.config_file.clone());
+        let config = store.load().map_err(|e| e.to_string())?;
+        let oplog = Arc::new(OpLog::open(&s.data_dir.join("oplog")).map_err(|e| e.to_string())?);
+        let interrupted = oplog.recover_interrupted().map_err(|e| e.to_string())?;
+        let config = Arc::new(Mutex::new(config));
+        let orchestrator = Orchestrator::new(Env {
+            config: Arc::clone(&config),
+            oplog: Arc::clone(&oplog),
+            restic_cmd: s.restic_cmd.clone(),
+        });
+        unlock_after_crash(&config, &s.restic_cmd, &interrupted);
+        let worker = orchestrator
+            .start()
+            .map_err(|e| format!("starting the worker: {e}"))?;
+        let app = Arc::new(App {
+            store,
+            config,
+            oplog,
+            orchestrator,
+            restic_cmd: s.restic_cmd.clone(),
+            data_dir: s.data_dir.clone(),
+        });
+        let addr = bind_addr(&s.bind)?;
+        let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;
+        let server = Server::start(Arc::clone(&app), listener, s.handlers)
+            .map_err(|e| format!("starting the HTTP server: {e}"))?;
+        log::info!(
+            "footrest {} listening on http://{} (config {}, data {})",
+            env!("CARGO_PKG_VERSION"),
+            server.addr(),
+            s.config_file.display(),
+            s.data_dir.display()
+        );
+        Ok(Daemon {
+            app,
+            server,
+            worker,
+            grace: s.shutdown_grace,
+            _lock: lock,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Stops accepting requests, lets the running task finish within the grace period, joins.
+    pub fn stop(self) {
+        log::info!("stopping");
+        self.server.stop();
+        self.app.orchestrator.shutdown(self.grace);
+        if self.worker.join().is_err() {
+            log::error!("the worker thread panicked");
+        }
+        log::info!("stopped");
+    }
+}
+
+/// A restic killed with the daemon leaves a stale lock: unlock the repos of interrupted
+/// operations (in the background; errors are only logged).
+fn unlock_after_crash(
+    config: &Arc<Mutex<crate::config::Config>>,
+    restic_cmd: &str,
+    interrupted: &[crate::model::Operation],
+) {
+    let config = config.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let mut repos: Vec<String> = interrupted.iter().map(|o| o.repo_id.clone()).collect();
+    repos.sort();
+    repos.dedup();
+    let restic_cmd = restic_cmd.to_string();
+    for id in repos {
+        let Some(repo) = config.repo(&id).cloned() else {
+            continue;
+        };
+        let cmd = restic_cmd.clone();
+        let _ = std::thread::Builder::new()
+            .name("unlock".into())
+            .spawn(
+                move || match Restic::new(&cmd, &repo).and_then(|r| r.unlock()) {
+                    Ok(()) => {
+                        log::info!("repo \"{}\": removed stale locks after a restart", repo.id)
+                    }
+                    Err(e) => log::warn!("repo \"{}\": unlock after restart: {e}", repo.id),
+                },
+            );
+    }
+}
+
+/// Blocks until SIGTERM or SIGINT arrives.
+pub fn wait_for_signal() -> std::io::Result<()> {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let (mut rx, tx) = UnixStream::pair()?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx.try_clone()?)?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
+    let mut buf = [0u8; 1];
+    rx.read_exact(&mut buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bare_port_binds_all_interfaces() {
+        assert_eq!(bind_addr("9898").unwrap().to_string(), "0.0.0.0:9898");
+        assert_eq!(bind_addr(":9898").unwrap().to_string(), "0.0.0.0:9898");
+        assert_eq!(bind_addr("127.0.0.1:0").unwrap().to_string(), "127.0.0.1:0");
+        assert!(bind_addr("nonsense:port").is_err());
+    }
+}

@@ -1,0 +1,131 @@
+//! The Connect wire rules (SPEC.md §1) as a client sees them.
+
+use crate::common::*;
+use serde_json::json;
+
+#[test]
+fn get_on_an_rpc_path_is_405_with_allow_post() {
+    let d = Daemon::start();
+    let r = d.request("GET", "/v1.Backrest/GetConfig", &[], b"");
+    assert_eq!(r.status, 405);
+    assert_eq!(r.header("Allow"), Some("POST"));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert!(r.json()["code"].is_string());
+}
+
+#[test]
+fn non_json_content_types_are_415_naming_json() {
+    let d = Daemon::start();
+    for ct in [
+        "application/proto",
+        "text/plain",
+        "application/x-www-form-urlencoded",
+    ] {
+        let r = d.request(
+            "POST",
+            "/v1.Backrest/GetConfig",
+            &[("Content-Type", ct)],
+            b"{}",
+        );
+        assert_eq!(r.status, 415, "{ct}");
+        assert!(
+            r.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("application/json")
+        );
+    }
+    let r = d.request("POST", "/v1.Backrest/GetConfig", &[], b"{}");
+    assert_eq!(r.status, 415, "no content type");
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[("Content-Type", "application/json; charset=utf-8")],
+        b"{}",
+    );
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn empty_body_is_invalid_argument() {
+    let d = Daemon::start();
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[("Content-Type", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    let v = r.json();
+    assert_eq!(v["code"], "invalid_argument");
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("zero-length payload")
+    );
+}
+
+#[test]
+fn connect_protocol_version_other_than_1_is_rejected() {
+    let d = Daemon::start();
+    let ok = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[
+            ("Content-Type", "application/json"),
+            ("Connect-Protocol-Version", "1"),
+        ],
+        b"{}",
+    );
+    assert_eq!(ok.status, 200);
+    let bad = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[
+            ("Content-Type", "application/json"),
+            ("Connect-Protocol-Version", "2"),
+        ],
+        b"{}",
+    );
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.json()["code"], "invalid_argument");
+}
+
+#[test]
+fn unknown_method_is_404_with_a_connect_error_body() {
+    let d = Daemon::start();
+    let (status, v) = d.rpc("NoSuchMethod", json!({}));
+    assert_eq!(status, 404);
+    assert_eq!(v["code"], "not_found");
+    assert!(v["message"].as_str().unwrap().contains("NoSuchMethod"));
+}
+
+#[test]
+fn a_body_over_the_limit_is_refused_before_it_is_read() {
+    let d = Daemon::start();
+    // Announce 16 MB but send nothing: the answer must come from the header alone.
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/SetConfig",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Length", "16777216"),
+        ],
+        b"",
+    );
+    assert_eq!(r.status, 413);
+    assert_eq!(r.json()["code"], "resource_exhausted");
+}
+
+#[test]
+fn unknown_fields_are_ignored_and_int64_fields_are_strings() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1", "someFutureField": 1}));
+    let ops =
+        s.d.operations(json!({"selector": {}, "lastN": "1", "extra": true}));
+    assert_eq!(ops.len(), 1);
+    assert!(ops[0]["id"].is_string());
+    assert!(ops[0]["unixTimeStartMs"].is_string());
+    assert!(ops[0]["modno"].is_string());
+}

@@ -1,0 +1,7 @@
+//! footrest's integration tests: the real daemon process, real restic, real HTTP.
+//! The restic binary comes from FOOTREST_TEST_RESTIC (tests/run.sh runs 0.14 and 0.18).
+
+mod api;
+mod backup;
+mod common;
+mod config;
