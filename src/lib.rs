@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod model;
+pub mod oplog;
 pub mod proto;
 pub mod restic;
 pub mod util;
