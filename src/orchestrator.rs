@@ -9,8 +9,8 @@
 use crate::api::{ApiError, Code};
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
-    BackupProgressEntry, OpSelector, Operation, OperationBackup, OperationForget,
-    OperationIndexSnapshot, OperationStatus, ResticSnapshot,
+    BackupProgressEntry, BackupProgressSummary, OpSelector, Operation, OperationBackup,
+    OperationForget, OperationIndexSnapshot, OperationStatus, ResticSnapshot,
 };
 use crate::oplog::OpLog;
 use crate::restic::{BackupEvent, CancelHandle, Restic, ResticError, parse_backup_line};
@@ -304,6 +304,11 @@ impl Orchestrator {
     }
 
     /// SPEC.md §6 steps 2–8: parent, path checks, restic backup, result, forget, index.
+    ///
+    /// restic costs about a second per start on small machines (it opens the repository and
+    /// derives the key each time), so the flow runs it as few times as it can: the parent comes
+    /// from the history when it is there, and one `snapshots` listing after the backup serves
+    /// both the full snapshot id (restic 0.14 prints a short one) and the index.
     fn run_backup_flow(
         &self,
         op_id: i64,
@@ -323,7 +328,7 @@ impl Orchestrator {
         self.save(&mut op);
 
         let config = self.config();
-        let outcome = (|| {
+        let target = (|| -> Result<(&Plan, &Repo, Restic), Failure> {
             let plan = config.plan(plan_id).ok_or_else(|| {
                 Failure::new(Code::NotFound, format!("plan \"{plan_id}\" not found"))
             })?;
@@ -331,45 +336,86 @@ impl Orchestrator {
                 Failure::new(Code::NotFound, format!("repo \"{}\" not found", plan.repo))
             })?;
             let restic = Restic::new(&self.env.restic_cmd, repo).map_err(Failure::restic)?;
-            self.backup(&mut op, &config, plan, repo, &restic, dry_run, cancel)
+            Ok((plan, repo, restic))
         })();
-        let (status, message, snapshot) = match outcome {
-            Ok(done) => done,
-            Err(f) => (f.status, f.message, None),
+        let outcome = target.and_then(|(plan, repo, restic)| {
+            let done = self.backup(&mut op, &config, plan, repo, &restic, dry_run, cancel)?;
+            Ok((plan, repo, restic, done))
+        });
+        let (status, message, code, follow_up) = match outcome {
+            Ok((plan, repo, restic, (status, mut message, snapshot))) => {
+                let mut listing = None;
+                if let Some(short) = snapshot {
+                    match restic.snapshots(None) {
+                        Ok(list) => {
+                            let full = list
+                                .iter()
+                                .find(|x| x.id.starts_with(&short))
+                                .map(|x| x.id.clone())
+                                .unwrap_or(short);
+                            set_snapshot_id(&mut op, &full);
+                            listing = Some(list);
+                        }
+                        Err(e) => {
+                            set_snapshot_id(&mut op, &short);
+                            message = format!(
+                                "snapshot {short} saved, but listing snapshots failed: {e}"
+                            );
+                        }
+                    }
+                }
+                (
+                    status,
+                    message,
+                    Code::Unknown,
+                    listing.map(|l| (plan, repo, restic, l)),
+                )
+            }
+            Err(f) => (f.status, f.message, f.code, None),
         };
         op.status = status;
         op.display_message = message.clone();
         op.unix_time_end_ms = now_ms();
         self.save(&mut op);
 
-        if let (Some(snapshot_id), Some(plan)) = (snapshot, config.plan(plan_id))
-            && let Some(repo) = config.repo(&plan.repo)
-            && let Ok(restic) = Restic::new(&self.env.restic_cmd, repo)
-        {
-            self.forget_after_backup(&config, plan, repo, &restic, op.flow_id, cancel);
-            if let Err(e) =
-                self.index_snapshots(&config, repo, &restic, Some((&snapshot_id, op.flow_id)))
-            {
+        if let Some((plan, repo, restic, mut listing)) = follow_up {
+            let removed =
+                self.forget_after_backup(&config, plan, repo, &restic, op.flow_id, cancel);
+            listing.retain(|s| !removed.contains(&s.id));
+            let made_by = Some((op.snapshot_id.as_str(), op.flow_id));
+            if let Err(e) = index_into(&self.env.oplog, repo, listing, made_by) {
                 log::warn!("repo \"{}\": indexing snapshots: {e}", repo.id);
             }
         }
 
         match status {
             OperationStatus::Success | OperationStatus::Warning => Ok(()),
-            OperationStatus::UserCancelled => Err(ApiError::new(Code::Canceled, message)),
-            OperationStatus::SystemCancelled => Err(ApiError::new(Code::Unavailable, message)),
-            _ => Err(ApiError::new(
-                if message.contains("does not exist") && message.starts_with("path ") {
-                    Code::FailedPrecondition
-                } else {
-                    Code::Unknown
-                },
-                message,
-            )),
+            _ => Err(ApiError::new(code, message)),
         }
     }
 
-    /// Runs `restic backup` for the plan; returns (status, message, new snapshot id).
+    /// The plan's newest snapshot that the history knows and has not seen forgotten.
+    fn parent_from_history(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<String> {
+        let sel = OpSelector {
+            plan_id: Some(plan.id.clone()),
+            repo_guid: Some(repo.guid.clone()),
+            instance_id: Some(config.instance.clone()),
+            ..Default::default()
+        };
+        let ops = self.env.oplog.query(&sel, 0).ok()?;
+        ops.into_iter()
+            .filter(|o| {
+                o.operation_index_snapshot
+                    .as_ref()
+                    .is_some_and(|i| !i.forgot)
+            })
+            .max_by_key(|o| o.unix_time_start_ms)
+            .map(|o| o.snapshot_id)
+            .filter(|id| id.len() == 64)
+    }
+
+    /// Runs `restic backup` for the plan; returns (status, message, new snapshot id, possibly
+    /// restic 0.14's short form).
     #[allow(clippy::too_many_arguments)]
     fn backup(
         &self,
@@ -386,13 +432,6 @@ impl Orchestrator {
         {
             log::warn!("repo \"{}\": unlock before backup: {e}", repo.id);
         }
-        let tag_filter = format!("plan:{},created-by:{}", plan.id, config.instance);
-        let parent = restic
-            .snapshots(Some(&tag_filter))
-            .map_err(|e| self.failure(e, cancel))?
-            .into_iter()
-            .max_by_key(|s| s.unix_time_ms)
-            .map(|s| s.id);
         for path in &plan.paths {
             if path.trim().is_empty() {
                 continue;
@@ -419,9 +458,6 @@ impl Orchestrator {
         for x in &plan.iexcludes {
             args.extend(["--iexclude".into(), x.clone()]);
         }
-        if let Some(p) = parent {
-            args.extend(["--parent".into(), p]);
-        }
         for flag in &plan.backup_flags {
             let words = crate::restic::split_words(flag).map_err(|e| {
                 Failure::new(Code::InvalidArgument, format!("backup flag {flag:?}: {e}"))
@@ -431,79 +467,61 @@ impl Orchestrator {
         if dry_run {
             args.push("--dry-run".into());
         }
-
-        let mut summary = None;
-        let mut exit_message = None;
-        let mut other_output = String::new();
-        let mut last_progress = Instant::now() - Duration::from_secs(1);
-        let oplog = Arc::clone(&self.env.oplog);
-        let result = restic.run_with(
-            &args,
-            &[("RESTIC_PROGRESS_FPS", "2")],
-            Some(cancel),
-            &mut |line| {
-                match parse_backup_line(line) {
-                    BackupEvent::Status(s) => {
-                        // restic prints status twice a second; the API serves the newest from memory.
-                        if last_progress.elapsed() >= Duration::from_millis(250) {
-                            last_progress = Instant::now();
-                            let b = op.operation_backup.get_or_insert_with(Default::default);
-                            b.last_status = Some(BackupProgressEntry {
-                                status: Some(s),
-                                summary: None,
-                            });
-                            if let Err(e) = oplog.update_progress(op) {
-                                log::warn!("operation {}: recording progress: {e}", op.id);
-                            }
-                        }
-                    }
-                    BackupEvent::Summary(s, is_dry_run) => summary = Some((s, is_dry_run)),
-                    BackupEvent::Error(e) => {
-                        let b = op.operation_backup.get_or_insert_with(Default::default);
-                        if b.errors.len() < MAX_BACKUP_ERRORS && !b.errors.contains(&e) {
-                            b.errors.push(e);
-                        }
-                    }
-                    BackupEvent::ExitError(_, m) => exit_message = Some(m),
-                    BackupEvent::Other(text) => {
-                        if other_output.len() < 4096 {
-                            other_output.push_str(&text);
-                            other_output.push('\n');
-                        }
-                    }
-                }
-            },
-        );
-        let code = match result {
-            Ok(code) => code,
-            Err(ResticError::Exit { code, message }) => {
-                let message = exit_message.unwrap_or(message);
-                return Err(Failure::new(
-                    Code::Unknown,
-                    ResticError::Exit { code, message }.to_string(),
-                ));
+        let from_restic = || -> Result<Option<String>, Failure> {
+            let tags = format!("plan:{},created-by:{}", plan.id, config.instance);
+            Ok(restic
+                .snapshots(Some(&tags))
+                .map_err(|e| self.failure(e, cancel))?
+                .into_iter()
+                .max_by_key(|s| s.unix_time_ms)
+                .map(|s| s.id))
+        };
+        let remembered = self.parent_from_history(config, plan, repo);
+        let parent = match &remembered {
+            Some(p) => Some(p.clone()),
+            None => from_restic()?,
+        };
+        let mut run = self.run_backup(op, restic, &args, parent.as_deref(), cancel);
+        if let (Err(ResticError::Exit { message, .. }), Some(p)) = (&run, &remembered)
+            && message.contains(&p[..8])
+        {
+            // The history named a parent that is gone from the repository: ask restic.
+            log::info!(
+                "plan \"{}\": parent {} is gone, looking it up again",
+                plan.id,
+                &p[..8]
+            );
+            let parent = from_restic()?;
+            run = self.run_backup(op, restic, &args, parent.as_deref(), cancel);
+        }
+        let (code, summary) = match run {
+            Ok(done) => done,
+            Err(e @ ResticError::Exit { .. }) if !cancel.is_cancelled() => {
+                return Err(Failure::new(Code::Unknown, e.to_string()));
             }
             Err(e) => return Err(self.failure(e, cancel)),
         };
-        let Some((mut s, is_dry_run)) = summary else {
+        let Some((s, is_dry_run)) = summary else {
             return Err(Failure::new(
                 Code::Unknown,
                 "no summary event found".to_string(),
             ));
         };
+        let snapshot_id = s.snapshot_id.clone();
         let b = op.operation_backup.get_or_insert_with(Default::default);
+        b.last_status = Some(BackupProgressEntry {
+            status: None,
+            summary: Some(s),
+        });
         if dry_run || is_dry_run {
-            b.last_status = Some(BackupProgressEntry {
-                status: None,
-                summary: Some(s),
-            });
+            // restic 0.14 prints a snapshot id even for a dry run; nothing was saved.
             return Ok((
                 OperationStatus::Success,
                 "Dry run backup, not saved in repo".into(),
                 None,
             ));
         }
-        let (status, mut message) = if code == 3 {
+        let (status, message) = if code == 3 {
             (
                 OperationStatus::Warning,
                 "Partial backup, some files may not have been read completely.".to_string(),
@@ -511,44 +529,73 @@ impl Orchestrator {
         } else {
             (OperationStatus::Success, String::new())
         };
-        if s.snapshot_id.is_empty() {
-            b.last_status = Some(BackupProgressEntry {
-                status: None,
-                summary: Some(s),
-            });
+        if snapshot_id.is_empty() {
             return Ok((
                 status,
                 "No snapshot added, possibly due to no changes in the source data.".into(),
                 None,
             ));
         }
-        if s.snapshot_id.len() < 64 {
-            // restic 0.14 reports an 8-character id: resolve the full one.
-            match restic.snapshots(Some(&format!(
-                "plan:{},created-by:{}",
-                plan.id, config.instance
-            ))) {
-                Ok(list) => {
-                    if let Some(full) = list.iter().find(|x| x.id.starts_with(&s.snapshot_id)) {
-                        s.snapshot_id = full.id.clone();
+        Ok((status, message, Some(snapshot_id)))
+    }
+
+    /// One `restic backup` run: progress into the operation, file errors collected. Returns
+    /// restic's exit code (0 or 3) and its summary.
+    fn run_backup(
+        &self,
+        op: &mut Operation,
+        restic: &Restic,
+        args: &[String],
+        parent: Option<&str>,
+        cancel: &CancelHandle,
+    ) -> Result<(i32, Option<(BackupProgressSummary, bool)>), ResticError> {
+        let mut args = args.to_vec();
+        if let Some(p) = parent {
+            args.extend(["--parent".into(), p.to_string()]);
+        }
+        let mut summary = None;
+        let mut exit_message = None;
+        let mut last_progress = Instant::now() - Duration::from_secs(1);
+        let oplog = Arc::clone(&self.env.oplog);
+        let result = restic.run_with(
+            &args,
+            &[("RESTIC_PROGRESS_FPS", "2")],
+            Some(cancel),
+            &mut |line| match parse_backup_line(line) {
+                BackupEvent::Status(s) => {
+                    // The oplog keeps the newest progress in memory and persists it at a
+                    // bounded rate; this only avoids churning the modno needlessly.
+                    if last_progress.elapsed() >= Duration::from_millis(250) {
+                        last_progress = Instant::now();
+                        let b = op.operation_backup.get_or_insert_with(Default::default);
+                        b.last_status = Some(BackupProgressEntry {
+                            status: Some(s),
+                            summary: None,
+                        });
+                        if let Err(e) = oplog.update_progress(op) {
+                            log::warn!("operation {}: recording progress: {e}", op.id);
+                        }
                     }
                 }
-                Err(e) => {
-                    message = format!(
-                        "snapshot {} saved, but listing snapshots failed: {e}",
-                        s.snapshot_id
-                    );
+                BackupEvent::Summary(s, is_dry_run) => summary = Some((s, is_dry_run)),
+                BackupEvent::Error(e) => {
+                    let b = op.operation_backup.get_or_insert_with(Default::default);
+                    if b.errors.len() < MAX_BACKUP_ERRORS && !b.errors.contains(&e) {
+                        b.errors.push(e);
+                    }
                 }
-            }
+                BackupEvent::ExitError(_, m) => exit_message = Some(m),
+                BackupEvent::Other(text) => log::debug!("restic: {text}"),
+            },
+        );
+        match result {
+            Ok(code) => Ok((code, summary)),
+            Err(ResticError::Exit { code, message }) => Err(ResticError::Exit {
+                code,
+                message: exit_message.unwrap_or(message),
+            }),
+            Err(e) => Err(e),
         }
-        let snapshot_id = s.snapshot_id.clone();
-        op.snapshot_id = snapshot_id.clone();
-        let b = op.operation_backup.get_or_insert_with(Default::default);
-        b.last_status = Some(BackupProgressEntry {
-            status: None,
-            summary: Some(s),
-        });
-        Ok((status, message, Some(snapshot_id)))
     }
 
     /// Turns a restic error into the operation's outcome.
@@ -591,12 +638,12 @@ impl Orchestrator {
         restic: &Restic,
         flow_id: i64,
         cancel: &CancelHandle,
-    ) {
+    ) -> Vec<String> {
         let Some(retention) = &plan.retention else {
-            return;
+            return Vec::new();
         };
         let Some(flags) = retention.forget_flags() else {
-            return;
+            return Vec::new();
         };
         let repo_schedule_on = repo
             .forget_policy
@@ -604,7 +651,7 @@ impl Orchestrator {
             .and_then(|f| f.schedule.as_ref())
             .is_some_and(|s| !s.is_disabled());
         if repo_schedule_on {
-            return;
+            return Vec::new();
         }
         let mut op = Operation {
             flow_id,
@@ -622,7 +669,7 @@ impl Orchestrator {
         };
         if let Err(e) = self.env.oplog.add(&mut op) {
             log::error!("recording forget: {e}");
-            return;
+            return Vec::new();
         }
         let mut args = flags;
         args.extend([
@@ -631,9 +678,11 @@ impl Orchestrator {
             "--group-by".into(),
             String::new(),
         ]);
+        let mut removed_ids = Vec::new();
         match restic.forget(&args, Some(cancel)) {
             Ok(removed) => {
                 op.status = OperationStatus::Success;
+                removed_ids = removed.iter().map(|s| s.id.clone()).collect();
                 if let Some(f) = &mut op.operation_forget {
                     f.forget = removed;
                 }
@@ -646,19 +695,7 @@ impl Orchestrator {
         }
         op.unix_time_end_ms = now_ms();
         self.save(&mut op);
-    }
-
-    /// Records every snapshot of the repo not yet in the history (SUCCESS index-snapshot
-    /// operations) and marks snapshots gone from the repo as forgotten.
-    pub fn index_snapshots(
-        &self,
-        config: &Config,
-        repo: &Repo,
-        restic: &Restic,
-        made_by: Option<(&str, i64)>,
-    ) -> Result<(), String> {
-        let snapshots = restic.snapshots(None).map_err(|e| e.to_string())?;
-        index_into(&self.env.oplog, config, repo, snapshots, made_by)
+        removed_ids
     }
 
     fn save(&self, op: &mut Operation) {
@@ -668,13 +705,24 @@ impl Orchestrator {
     }
 }
 
+fn set_snapshot_id(op: &mut Operation, id: &str) {
+    op.snapshot_id = id.to_string();
+    if let Some(s) = op
+        .operation_backup
+        .as_mut()
+        .and_then(|b| b.last_status.as_mut())
+        .and_then(|l| l.summary.as_mut())
+    {
+        s.snapshot_id = id.to_string();
+    }
+}
+
 /// Up to this many distinct file errors are kept on a backup operation.
 const MAX_BACKUP_ERRORS: usize = 20;
 
 /// How a task ended when it did not succeed.
 struct Failure {
     status: OperationStatus,
-    #[allow(dead_code)]
     code: Code,
     message: String,
 }
@@ -698,10 +746,11 @@ impl Failure {
     }
 }
 
-/// The index step on its own, so it can be tested and reused (ListSnapshots refreshes too).
+/// Records every snapshot of the repo not yet in the history (SUCCESS index-snapshot
+/// operations, in the flow of the backup that made it when known) and marks snapshots gone
+/// from the repo as forgotten. `snapshots` is the repo's complete current list.
 pub fn index_into(
     oplog: &OpLog,
-    config: &Config,
     repo: &Repo,
     snapshots: Vec<ResticSnapshot>,
     made_by: Option<(&str, i64)>,
@@ -756,6 +805,5 @@ pub fn index_into(
         };
         oplog.add(&mut op).map_err(|e| e.to_string())?;
     }
-    let _ = config;
     Ok(())
 }

@@ -205,7 +205,7 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     })?;
     if let Ok(snaps) = restic.snapshots(None)
         && let Some(r) = saved.repo(&repo.id)
-        && let Err(e) = crate::orchestrator::index_into(&app.oplog, &saved, r, snaps, None)
+        && let Err(e) = crate::orchestrator::index_into(&app.oplog, r, snaps, None)
     {
         log::warn!("repo \"{}\": indexing snapshots: {e}", repo.id);
     }

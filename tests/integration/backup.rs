@@ -366,3 +366,30 @@ fn dry_run_backup_saves_nothing() {
     assert_eq!(ops[0]["operationBackup"]["dryRun"], true);
     assert!(ops[0].get("snapshotId").is_none());
 }
+
+#[test]
+fn a_parent_forgotten_outside_footrest_does_not_break_the_next_backup() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let first = snapshot_ids(&s.repo);
+    let out = restic(&s.repo, &["forget", &first[0]]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let now = snapshot_ids(&s.repo);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0], first[0]);
+    let ops =
+        s.d.operations(json!({"selector": {"snapshotId": first[0]}}));
+    let ix = ops
+        .iter()
+        .find(|o| o.get("operationIndexSnapshot").is_some())
+        .unwrap();
+    assert_eq!(
+        ix["operationIndexSnapshot"]["forgot"], true,
+        "the index notices the removal"
+    );
+}

@@ -1,0 +1,300 @@
+//! API and backup overhead, measured side by side in one run (see BENCHMARKS.md).
+//!
+//! 1. Unary RPC latency: footrest's GetConfig and GetOperations vs a bare tiny_http server that
+//!    answers a fixed JSON body (the floor for this HTTP stack), same client, rounds interleaved.
+//! 2. A backup through footrest (Backup RPC, which also lists snapshots for the parent, indexes
+//!    and records history) vs the same `restic backup` run directly, rounds interleaved.
+//!
+//! Run: `cargo bench --bench api` (FOOTREST_BENCH_RESTIC selects the restic binary).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "bench-password";
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let restic = std::env::var("FOOTREST_BENCH_RESTIC").unwrap_or_else(|_| "restic".into());
+    let work = std::env::temp_dir().join(format!("footrest-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    std::fs::create_dir_all(&work).unwrap();
+    let daemon = Daemon::start(&work, &restic);
+
+    let bare = bare_server();
+    let bare_port = bare.server_addr().to_ip().unwrap().port();
+
+    // Setup: a repo and a plan over a source tree.
+    let src = work.join("src");
+    make_source(&src, 40, 1 << 20);
+    let repo = work.join("repo");
+    let mut c = keep_alive(daemon.port);
+    c.post(
+        "/v1.Backrest/AddRepo",
+        &format!(
+            r#"{{"repo":{{"id":"r","uri":"{}","password":"{PASSWORD}"}}}}"#,
+            repo.display()
+        ),
+    );
+    let config = c.post("/v1.Backrest/GetConfig", "{}");
+    let mut config: serde_json::Value = serde_json::from_slice(&config).unwrap();
+    config["plans"] = serde_json::json!([{"id": "p", "repo": "r", "paths": [src]}]);
+    c.post("/v1.Backrest/SetConfig", &config.to_string());
+
+    println!("## RPC latency (keep-alive connection, {ROUNDS} rounds x {PER_ROUND} requests)");
+    let mut bare_c = keep_alive(bare_port);
+    let (mut t_bare, mut t_cfg, mut t_ops) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        for _ in 0..PER_ROUND {
+            t_bare.push(time(|| drop(bare_c.post("/v1.Backrest/GetConfig", "{}"))));
+            t_cfg.push(time(|| drop(c.post("/v1.Backrest/GetConfig", "{}"))));
+            t_ops.push(time(|| drop(c.post("/v1.Backrest/GetOperations", "{}"))));
+        }
+    }
+    let mb = median(&mut t_bare);
+    let mc = median(&mut t_cfg);
+    let mo = median(&mut t_ops);
+    println!("| server | request | median µs | ratio to bare |");
+    println!("|---|---|---|---|");
+    println!("| bare tiny_http | fixed JSON | {:.0} | 1.00 |", us(mb));
+    println!(
+        "| footrest | GetConfig | {:.0} | {:.2} |",
+        us(mc),
+        ratio(mc, mb)
+    );
+    println!(
+        "| footrest | GetOperations (empty) | {:.0} | {:.2} |",
+        us(mo),
+        ratio(mo, mb)
+    );
+
+    println!();
+    println!(
+        "## Backup of 40 MiB in 40 files (incompressible), {BACKUP_ROUNDS} rounds, new data each round"
+    );
+    let direct_repo = work.join("direct-repo");
+    run(Command::new(&restic)
+        .args(["init"])
+        .env("RESTIC_REPOSITORY", &direct_repo)
+        .env("RESTIC_PASSWORD", PASSWORD));
+    let (mut t_direct, mut t_footrest) = (Vec::new(), Vec::new());
+    for round in 0..BACKUP_ROUNDS {
+        // Change one file each round so both sides back up the same amount of new data.
+        std::fs::write(
+            src.join("f0.bin"),
+            pseudo_random(1 << 20, 1000 + round as u64),
+        )
+        .unwrap();
+        t_direct.push(time(|| {
+            run(Command::new(&restic)
+                .args(["backup", "--json", "--exclude-caches", "--tag", "plan:p"])
+                .arg(&src)
+                .env("RESTIC_REPOSITORY", &direct_repo)
+                .env("RESTIC_PASSWORD", PASSWORD)
+                .env("RESTIC_PROGRESS_FPS", "2"))
+        }));
+        t_footrest.push(time(|| {
+            let body = c.post("/v1.Backrest/Backup", r#"{"value":"p"}"#);
+            assert_eq!(
+                body,
+                b"{}",
+                "backup failed: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }));
+    }
+    let md = median(&mut t_direct);
+    let mf = median(&mut t_footrest);
+    println!("| run | median ms | ratio |");
+    println!("|---|---|---|");
+    println!("| restic backup directly | {:.0} | 1.00 |", ms(md));
+    println!(
+        "| Backup RPC through footrest (parent lookup + backup + index) | {:.0} | {:.2} |",
+        ms(mf),
+        ratio(mf, md)
+    );
+    println!("(first round includes the initial full backup on both sides)");
+
+    drop(daemon);
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+const ROUNDS: usize = 5;
+const PER_ROUND: usize = 400;
+const BACKUP_ROUNDS: usize = 7;
+
+fn time(f: impl FnOnce()) -> Duration {
+    let t = Instant::now();
+    f();
+    t.elapsed()
+}
+
+fn median(v: &mut [Duration]) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn ratio(a: Duration, b: Duration) -> f64 {
+    a.as_secs_f64() / b.as_secs_f64()
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.stdout(Stdio::null()).output().expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn bare_server() -> std::sync::Arc<tiny_http::Server> {
+    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    for _ in 0..4 {
+        let s = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || {
+            while let Ok(mut req) = s.recv() {
+                let mut body = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut body);
+                let resp = tiny_http::Response::from_data(
+                    &br#"{"version":6,"instance":"bench","auth":{"disabled":true}}"#[..],
+                )
+                .with_header(
+                    tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                        .unwrap(),
+                );
+                let _ = req.respond(resp);
+            }
+        });
+    }
+    server
+}
+
+struct Daemon {
+    child: Child,
+    port: u16,
+}
+
+impl Daemon {
+    fn start(work: &Path, restic: &str) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_footrest"))
+            .args(["--bind-address", "127.0.0.1:0", "--restic-cmd", restic])
+            .arg("--config-file")
+            .arg(work.join("config.json"))
+            .arg("--data-dir")
+            .arg(work.join("data"))
+            .env("FOOTREST_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("footrest starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let port = loop {
+            let line = lines.next().expect("footrest exited").unwrap();
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                break addr.rsplit(':').next().unwrap().parse().unwrap();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Daemon { child, port }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    r: BufReader<TcpStream>,
+}
+
+fn keep_alive(port: u16) -> Client {
+    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    Client {
+        r: BufReader::new(s),
+    }
+}
+
+impl Client {
+    fn post(&mut self, path: &str, body: &str) -> Vec<u8> {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.r.get_mut().write_all(req.as_bytes()).unwrap();
+        let mut len = 0usize;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            self.r.read_line(&mut line).unwrap();
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+        }
+        let mut out = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                self.r.read_line(&mut size).unwrap();
+                let n = usize::from_str_radix(size.trim(), 16).unwrap();
+                let mut chunk = vec![0; n + 2];
+                self.r.read_exact(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            out.resize(len, 0);
+            self.r.read_exact(&mut out).unwrap();
+        }
+        out
+    }
+}
+
+fn make_source(dir: &PathBuf, files: usize, size: usize) {
+    std::fs::create_dir_all(dir).unwrap();
+    for i in 0..files {
+        std::fs::write(
+            dir.join(format!("f{i}.bin")),
+            pseudo_random(size, i as u64 + 1),
+        )
+        .unwrap();
+    }
+}
+
+fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut out = Vec::with_capacity(len);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
