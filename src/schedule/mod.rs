@@ -1,9 +1,10 @@
 //! Schedules: when a plan's backup or a repo's prune, check or forget runs next.
 //!
 //! Owns the schedule model (Backrest's `Schedule` message, without serde: the
-//! config types convert into it) and cron expressions ([`cron`]). It is pure:
-//! callers pass `now`, the end of the last run and the time zone; nothing here
-//! reads the clock, sleeps or spawns threads. Config validation (handler threads) and the scheduler thread call
+//! config types convert into it), cron expressions ([`cron`]) and finding the
+//! local time zone ([`zone`]). It is pure: callers pass `now`, the end of the
+//! last run and the time zone; nothing here reads the clock, sleeps or spawns
+//! threads. Config validation (handler threads) and the scheduler thread call
 //! it; it keeps no state.
 //!
 //! Rules ([`Schedule::next_run`]):
@@ -24,6 +25,7 @@
 //!   the next answer is computed from that run's end.
 
 pub mod cron;
+pub mod zone;
 
 use std::fmt;
 
@@ -32,6 +34,7 @@ pub use jiff::Timestamp;
 pub use jiff::tz::TimeZone;
 
 pub use self::cron::{Cron, CronError, Field, FieldProblem};
+pub use self::zone::{LOCALTIME_PATH, local_time_zone, local_time_zone_from, time_zone_from_tz};
 
 /// When a task runs: Backrest's `Schedule` oneof.
 #[derive(Debug, Clone, PartialEq, Eq)]
