@@ -683,6 +683,15 @@ mod tests {
     }
 
     #[test]
+    fn cron_at_the_end_of_time_has_no_next_run() {
+        let tokyo = zone("Asia/Tokyo");
+        for tz in [&TimeZone::UTC, &tokyo] {
+            assert_eq!(cron("* * * * *").next_after(Timestamp::MAX, tz), None);
+            assert!(cron("0 0 1 1 *").next_after(Timestamp::MIN, tz).is_some());
+        }
+    }
+
+    #[test]
     fn cron_runs_in_the_given_zone() {
         let tokyo = zone("Asia/Tokyo");
         assert_eq!(

@@ -2,8 +2,8 @@
 //!
 //! `TZ` may be empty (UTC, as in glibc and musl), a POSIX rule such as
 //! `CET-1CEST,M3.5.0,M10.5.0/3` or `UTC0` (OpenWrt sets these), a zone name
-//! such as `Europe/Berlin`, or either of the last two with a leading `:`, or a
-//! path to a TZif file. A `TZ` that names nothing usable is reported and the
+//! such as `Europe/Berlin` or `:Europe/Berlin`, or a path to a TZif file
+//! (absolute, or relative starting with `.`). A `TZ` that names nothing usable is reported and the
 //! next source is used. Zone names are looked up in the system's zoneinfo
 //! (`/usr/share/zoneinfo`); no time zone database is built in.
 //!
