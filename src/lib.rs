@@ -12,4 +12,5 @@ pub mod oplog;
 pub mod orchestrator;
 pub mod proto;
 pub mod restic;
+pub mod schedule;
 pub mod util;
