@@ -9,6 +9,7 @@
 
 use crate::proto::{i32n, i64s, is_default, opt_i32n};
 use crate::proto_enum;
+use crate::schedule;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -148,6 +149,27 @@ impl Schedule {
                 && self.max_frequency_hours.is_none())
     }
 
+    /// The schedule and clock the scheduler evaluates.
+    pub fn parse(&self) -> Result<(schedule::Schedule, schedule::Clock), schedule::ScheduleError> {
+        let spec = if self.disabled == Some(true) {
+            schedule::ScheduleSpec::Disabled
+        } else if let Some(c) = &self.cron {
+            schedule::ScheduleSpec::Cron(c)
+        } else if let Some(d) = self.max_frequency_days {
+            schedule::ScheduleSpec::MaxFrequencyDays(d.into())
+        } else if let Some(h) = self.max_frequency_hours {
+            schedule::ScheduleSpec::MaxFrequencyHours(h.into())
+        } else {
+            schedule::ScheduleSpec::Disabled
+        };
+        let clock = match self.clock {
+            Clock::Default | Clock::Local => schedule::Clock::Local,
+            Clock::Utc => schedule::Clock::Utc,
+            Clock::LastRunTime => schedule::Clock::LastRunTime,
+        };
+        Ok((schedule::Schedule::parse(spec)?, clock))
+    }
+
     fn validate(&self, what: &str, problems: &mut Vec<String>) {
         let set = [
             self.disabled.is_some(),
@@ -163,100 +185,17 @@ impl Schedule {
                 "{what}: only one of disabled, cron, maxFrequencyDays, maxFrequencyHours may be set"
             ));
         }
-        if let Some(cron) = &self.cron
-            && let Err(e) = validate_cron(cron)
+        if set <= 1
+            && let Err(e) = self.parse()
         {
-            problems.push(format!("{what}: invalid cron \"{cron}\": {e}"));
-        }
-        if let Some(d) = self.max_frequency_days
-            && d < 1
-        {
-            problems.push(format!("{what}: maxFrequencyDays must be at least 1"));
-        }
-        if let Some(h) = self.max_frequency_hours
-            && h < 1
-        {
-            problems.push(format!("{what}: maxFrequencyHours must be at least 1"));
+            // The schedule module's messages start with "schedule: ".
+            let e = e.to_string();
+            problems.push(format!(
+                "{what}: {}",
+                e.strip_prefix("schedule: ").unwrap_or(&e)
+            ));
         }
     }
-}
-
-/// Checks the shape of a 5-field cron expression (or an @macro); the scheduler evaluates it.
-fn validate_cron(expr: &str) -> Result<(), String> {
-    let expr = expr.trim();
-    if let Some(m) = expr.strip_prefix('@') {
-        return match m {
-            "hourly" | "daily" | "midnight" | "weekly" | "monthly" | "yearly" | "annually" => {
-                Ok(())
-            }
-            _ => Err(format!("unknown macro @{m}")),
-        };
-    }
-    let fields: Vec<&str> = expr.split_whitespace().collect();
-    if fields.len() != 5 {
-        return Err(format!("expected 5 fields, got {}", fields.len()));
-    }
-    const NAMES: [(&str, u32, u32); 5] = [
-        ("minute", 0, 59),
-        ("hour", 0, 23),
-        ("day of month", 1, 31),
-        ("month", 1, 12),
-        ("day of week", 0, 7),
-    ];
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    for (i, field) in fields.iter().enumerate() {
-        let (name, lo, hi) = NAMES[i];
-        let value = |s: &str| -> Result<u32, String> {
-            let lower = s.to_ascii_lowercase();
-            if i == 3
-                && let Some(p) = MONTHS.iter().position(|m| *m == lower)
-            {
-                return Ok(p as u32 + 1);
-            }
-            if i == 4
-                && let Some(p) = DAYS.iter().position(|d| *d == lower)
-            {
-                return Ok(p as u32);
-            }
-            let n: u32 = s
-                .parse()
-                .map_err(|_| format!("{name} field: \"{s}\" is not a number"))?;
-            if n < lo || n > hi {
-                return Err(format!("{name} field: {n} is out of range {lo}-{hi}"));
-            }
-            Ok(n)
-        };
-        for part in field.split(',') {
-            let (range, step) = match part.split_once('/') {
-                Some((r, s)) => (r, Some(s)),
-                None => (part, None),
-            };
-            if let Some(step) = step {
-                match step.parse::<u32>() {
-                    Ok(n) if n >= 1 => {}
-                    _ => return Err(format!("{name} field: bad step \"{step}\"")),
-                }
-            }
-            if range == "*" {
-                continue;
-            }
-            match range.split_once('-') {
-                Some((a, b)) => {
-                    let (a, b) = (value(a)?, value(b)?);
-                    if a > b {
-                        return Err(format!("{name} field: range {a}-{b} is backwards"));
-                    }
-                }
-                None => {
-                    value(range)?;
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 /// RetentionPolicy: oneof `policyKeepLastN | policyTimeBucketed | policyKeepAll`.
@@ -888,18 +827,24 @@ mod tests {
     }
 
     #[test]
-    fn cron_validation_names_the_field() {
-        assert!(validate_cron("0 3 * * *").is_ok());
-        assert!(validate_cron("*/15 1-5/2 1,15 jan-mar mon-fri").is_ok());
-        assert!(validate_cron("@daily").is_ok());
-        assert_eq!(
-            validate_cron("61 * * * *").unwrap_err(),
-            "minute field: 61 is out of range 0-59"
+    fn schedule_problems_name_the_schedule_and_the_field() {
+        let config: Config = serde_json::from_str(
+            r#"{"instance":"x","repos":[{"id":"r","uri":"/r","autoInitialize":true}],
+                "plans":[{"id":"p","repo":"r","paths":["/"],"schedule":{"cron":"61 * * * *"}},
+                         {"id":"q","repo":"r","paths":["/"],"schedule":{"maxFrequencyDays":0}},
+                         {"id":"ok","repo":"r","paths":["/"],"schedule":{"cron":"*/15 1-5/2 1,15 jan-mar mon-fri","clock":"CLOCK_UTC"}}]}"#,
+        )
+        .unwrap();
+        let all = config.validate().unwrap_err().to_string();
+        assert!(
+            all.contains("plan \"p\": schedule: cron: minute field: 61 is out of range 0-59"),
+            "{all}"
         );
-        assert_eq!(
-            validate_cron("* * *").unwrap_err(),
-            "expected 5 fields, got 3"
+        assert!(
+            all.contains("plan \"q\": schedule: maxFrequencyDays must be at least 1"),
+            "{all}"
         );
+        assert!(!all.contains("plan \"ok\""), "{all}");
     }
 
     #[test]
@@ -944,5 +889,93 @@ mod tests {
     fn host_names_become_valid_instance_ids() {
         assert_eq!(sanitize_instance("my pi.local"), "my-pi.local");
         assert!(valid_id(&sanitize_instance("ünïcode host")));
+    }
+}
+
+/// Why a config change was not applied.
+#[derive(Debug)]
+pub enum UpdateError {
+    Invalid(ValidationError),
+    Write(ConfigError),
+}
+
+impl fmt::Display for UpdateError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Self::Invalid(e) => e.fmt(f),
+            Self::Write(e) => e.fmt(f),
+        }
+    }
+}
+
+/// The live config shared by every thread, and the file it is saved to. Changes go through
+/// `update`, which validates, bumps `modno`, saves atomically and only then publishes, then
+/// wakes the subscribers (the scheduler).
+pub struct SharedConfig {
+    store: ConfigStore,
+    current: std::sync::Mutex<Config>,
+    watchers: std::sync::Mutex<Vec<crossbeam_channel::Sender<()>>>,
+}
+
+impl SharedConfig {
+    pub fn new(store: ConfigStore, config: Config) -> Self {
+        Self {
+            store,
+            current: std::sync::Mutex::new(config),
+            watchers: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A snapshot of the current config.
+    pub fn get(&self) -> Config {
+        self.current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+
+    /// A channel that receives a message after each change (coalesced).
+    pub fn subscribe(&self) -> crossbeam_channel::Receiver<()> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(tx);
+        rx
+    }
+
+    /// Applies `change` to a copy; validates, bumps modno, saves, publishes. Nothing changes,
+    /// in memory or on disk, unless every step succeeds.
+    pub fn update<E: From<UpdateError>>(
+        &self,
+        change: impl FnOnce(&mut Config) -> Result<(), E>,
+    ) -> Result<Config, E> {
+        let mut guard = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut next = guard.clone();
+        change(&mut next)?;
+        if next.version == 0 {
+            next.version = CURRENT_VERSION;
+        }
+        next.validate()
+            .map_err(|e| E::from(UpdateError::Invalid(e)))?;
+        next.modno = guard.modno.wrapping_add(1);
+        self.store
+            .save(&next)
+            .map_err(|e| E::from(UpdateError::Write(e)))?;
+        *guard = next.clone();
+        drop(guard);
+        for w in self
+            .watchers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = w.try_send(());
+        }
+        Ok(next)
     }
 }

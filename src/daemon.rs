@@ -4,13 +4,14 @@
 //! pool, waits for SIGTERM/SIGINT, then stops everything in order and joins every thread.
 
 use crate::api::{App, Server};
-use crate::config::ConfigStore;
+use crate::config::{ConfigStore, SharedConfig};
+use crate::logstore::LogStore;
 use crate::oplog::{self, OpLog};
 use crate::orchestrator::{Env, Orchestrator};
 use crate::restic::Restic;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Validated settings (SPEC.md §5).
@@ -58,11 +59,14 @@ impl Daemon {
         let lock = oplog::lock_data_dir(&s.data_dir).map_err(|e| e.to_string())?;
         let store = ConfigStore::new(s.config_file.clone());
         let config = store.load().map_err(|e| e.to_string())?;
+        let logs = LogStore::open(&s.data_dir.join("tasklogs"))
+            .map_err(|e| format!("opening the task log dir: {e}"))?;
         let oplog = Arc::new(OpLog::open(&s.data_dir.join("oplog")).map_err(|e| e.to_string())?);
         let interrupted = oplog.recover_interrupted().map_err(|e| e.to_string())?;
-        let config = Arc::new(Mutex::new(config));
+        let config = Arc::new(SharedConfig::new(store, config));
         let orchestrator = Orchestrator::new(Env {
             config: Arc::clone(&config),
+            logs: logs.clone(),
             oplog: Arc::clone(&oplog),
             restic_cmd: s.restic_cmd.clone(),
         });
@@ -71,8 +75,8 @@ impl Daemon {
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
         let app = Arc::new(App {
-            store,
             config,
+            logs,
             oplog,
             orchestrator,
             restic_cmd: s.restic_cmd.clone(),
@@ -117,11 +121,11 @@ impl Daemon {
 /// A restic killed with the daemon leaves a stale lock: unlock the repos of interrupted
 /// operations (in the background; errors are only logged).
 fn unlock_after_crash(
-    config: &Arc<Mutex<crate::config::Config>>,
+    config: &SharedConfig,
     restic_cmd: &str,
     interrupted: &[crate::model::Operation],
 ) {
-    let config = config.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let config = config.get();
     let mut repos: Vec<String> = interrupted.iter().map(|o| o.repo_id.clone()).collect();
     repos.sort();
     repos.dedup();

@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod daemon;
 pub mod logger;
+pub mod logstore;
 pub mod model;
 pub mod oplog;
 pub mod orchestrator;

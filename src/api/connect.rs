@@ -126,6 +126,15 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<crate::config::UpdateError> for ApiError {
+    fn from(e: crate::config::UpdateError) -> Self {
+        match e {
+            crate::config::UpdateError::Invalid(v) => ApiError::invalid(v.to_string()),
+            crate::config::UpdateError::Write(w) => ApiError::internal(w.to_string()),
+        }
+    }
+}
+
 /// What a unary request must satisfy before its body is decoded.
 pub fn check_unary_headers(
     content_type: Option<&str>,

@@ -9,13 +9,14 @@ mod rpc;
 
 pub use connect::{ApiError, Code};
 
-use crate::config::{Config, ConfigStore};
+use crate::config::SharedConfig;
+use crate::logstore::LogStore;
 use crate::oplog::OpLog;
 use crate::orchestrator::Orchestrator;
 use std::io::{self, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 use tiny_http::{Header, Method, Request, Response};
@@ -27,8 +28,8 @@ pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Everything the handlers share.
 pub struct App {
-    pub store: ConfigStore,
-    pub config: Arc<Mutex<Config>>,
+    pub config: Arc<SharedConfig>,
+    pub logs: LogStore,
     pub oplog: Arc<OpLog>,
     pub orchestrator: Arc<Orchestrator>,
     pub restic_cmd: String,

@@ -81,30 +81,14 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
 }
 
 fn current_config(app: &App) -> Config {
-    app.config.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    app.config.get()
 }
 
-/// Applies `change` to a copy of the config, validates, bumps modno, saves, then publishes it.
-/// Nothing changes (in memory or on disk) unless every step succeeds.
 fn update_config(
     app: &App,
     change: impl FnOnce(&mut Config) -> Result<(), ApiError>,
 ) -> Result<Config, ApiError> {
-    let mut guard = app.config.lock().unwrap_or_else(|p| p.into_inner());
-    let mut next = guard.clone();
-    change(&mut next)?;
-    if next.version == 0 {
-        next.version = crate::config::CURRENT_VERSION;
-    }
-    next.validate()
-        .map_err(|e| ApiError::invalid(e.to_string()))?;
-    next.modno = guard.modno.wrapping_add(1);
-    app.store
-        .save(&next)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    *guard = next.clone();
-    drop(guard);
-    Ok(next)
+    app.config.update(change)
 }
 
 fn set_config(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
