@@ -7,8 +7,9 @@ use crate::api::{App, Server};
 use crate::config::{ConfigStore, SharedConfig};
 use crate::logstore::LogStore;
 use crate::oplog::{self, OpLog};
-use crate::orchestrator::{Env, Orchestrator};
+use crate::orchestrator::{Env, Orchestrator, scheduler};
 use crate::restic::Restic;
+use crate::schedule;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -48,6 +49,7 @@ pub struct Daemon {
     pub app: Arc<App>,
     server: Server,
     worker: std::thread::JoinHandle<()>,
+    scheduler: scheduler::SchedulerThread,
     grace: Duration,
     _lock: std::fs::File,
 }
@@ -74,6 +76,9 @@ impl Daemon {
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
+        auto_initialize(&config, &s.restic_cmd);
+        let scheduler = scheduler::start(Arc::clone(&orchestrator), schedule::local_time_zone())
+            .map_err(|e| format!("starting the scheduler: {e}"))?;
         let app = Arc::new(App {
             config,
             logs,
@@ -97,6 +102,7 @@ impl Daemon {
             app,
             server,
             worker,
+            scheduler,
             grace: s.shutdown_grace,
             _lock: lock,
         })
@@ -110,6 +116,7 @@ impl Daemon {
     pub fn stop(self) {
         log::info!("stopping");
         self.server.stop();
+        self.scheduler.stop();
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");
@@ -146,6 +153,56 @@ fn unlock_after_crash(
                 },
             );
     }
+}
+
+/// Repos with `autoInitialize` and no guid yet: initialize the repository if there is none at
+/// the URI, then record its guid (in the background; problems are logged).
+fn auto_initialize(config: &Arc<SharedConfig>, restic_cmd: &str) {
+    let pending: Vec<crate::config::Repo> = config
+        .get()
+        .repos
+        .into_iter()
+        .filter(|r| r.auto_initialize && r.guid.is_empty())
+        .collect();
+    if pending.is_empty() {
+        return;
+    }
+    let config = Arc::clone(config);
+    let restic_cmd = restic_cmd.to_string();
+    let _ = std::thread::Builder::new()
+        .name("autoinit".into())
+        .spawn(move || {
+            for repo in pending {
+                let guid = Restic::new(&restic_cmd, &repo).and_then(|r| match r.repo_id() {
+                    Err(e) if e.is_repo_missing() => {
+                        log::info!("repo \"{}\": initializing (autoInitialize)", repo.id);
+                        r.init()?;
+                        r.repo_id()
+                    }
+                    other => other,
+                });
+                let guid = match guid {
+                    Ok(g) => g,
+                    Err(e) => {
+                        log::warn!("repo \"{}\": autoInitialize: {e}", repo.id);
+                        continue;
+                    }
+                };
+                let saved = config.update(|c| {
+                    if let Some(r) = c
+                        .repos
+                        .iter_mut()
+                        .find(|r| r.id == repo.id && r.guid.is_empty())
+                    {
+                        r.guid = guid.clone();
+                    }
+                    Ok::<(), crate::config::UpdateError>(())
+                });
+                if let Err(e) = saved {
+                    log::warn!("repo \"{}\": saving its guid: {e}", repo.id);
+                }
+            }
+        });
 }
 
 /// Blocks until SIGTERM or SIGINT arrives.

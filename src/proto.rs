@@ -177,6 +177,7 @@ macro_rules! proto_enum {
             $($var),+
         }
 
+        #[allow(dead_code)]
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$var),+];
 

@@ -3,7 +3,8 @@
 use super::connect::{decode, encode};
 use super::{ApiError, App, Code, respond_unary};
 use crate::config::{Config, Repo, valid_id};
-use crate::model::{OpSelector, Operation, ResticSnapshotList};
+use crate::model::{OpSelector, Operation, OperationIdResponse, ResticSnapshotList};
+use crate::orchestrator::{Task, priority};
 use crate::proto::{i64s, is_default};
 use crate::restic::Restic;
 use serde::{Deserialize, Serialize};
@@ -28,12 +29,12 @@ pub const BACKREST_METHODS: &[&str] = &[
     "GetOperations",
     "ListSnapshots",
     "Cancel",
+    "DoRepoTask",
+    "Forget",
 ];
 
 /// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
 const BACKREST_PENDING: &[&str] = &[
-    "DoRepoTask",
-    "Forget",
     "Restore",
     "GetOperationEvents",
     "ListSnapshotFiles",
@@ -57,9 +58,11 @@ pub fn exists(service: Service, method: &str) -> bool {
 }
 
 pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, body: &[u8]) {
-    if service == Service::Backrest && method == "Backup" {
-        backup(app, req, body);
-        return;
+    match (service, method) {
+        (Service::Backrest, "Backup") => return backup(app, req, body),
+        (Service::Backrest, "DoRepoTask") => return do_repo_task(app, req, body),
+        (Service::Backrest, "Forget") => return forget(app, req, body),
+        _ => {}
     }
     let result = match (service, method) {
         (Service::Backrest, "GetConfig") => {
@@ -324,21 +327,157 @@ fn backup(app: &Arc<App>, req: Request, body: &[u8]) {
             Err(ApiError::invalid("value (the plan id) is required")),
         );
     }
-    // The request travels with the task; the worker answers it when the backup flow ends.
+    let task = Task::Backup {
+        plan_id: r.value,
+        dry_run: r.dry_run,
+    };
+    run_and_answer(app, req, task, false);
+}
+
+/// Queues `task` at interactive priority; the worker answers `req` when it has finished, so
+/// no handler thread waits. The answer is `{}`, or `{"operationId"}` with `with_op_id`.
+fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
     let slot = Arc::new(std::sync::Mutex::new(Some(req)));
     let for_worker = Arc::clone(&slot);
+    let op_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    let op_id_for_worker = Arc::clone(&op_id);
     let responder: crate::orchestrator::Responder = Box::new(move |result| {
         if let Some(req) = for_worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            respond_unary(req, result.map(|()| b"{}".to_vec()));
+            let id = op_id_for_worker.load(std::sync::atomic::Ordering::SeqCst);
+            respond_unary(
+                req,
+                result.and_then(|()| {
+                    if with_op_id {
+                        encode(&OperationIdResponse { operation_id: id })
+                    } else {
+                        Ok(b"{}".to_vec())
+                    }
+                }),
+            );
         }
     });
-    if let Err(e) = app
+    // Hold the slot while queueing so the id is stored before a fast task answers.
+    let guard = slot.lock().unwrap_or_else(|p| p.into_inner());
+    let queued = app
         .orchestrator
-        .enqueue_backup(&r.value, r.dry_run, Some(responder))
-        && let Some(req) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
-    {
-        respond_unary(req, Err(e));
+        .enqueue(task, priority::INTERACTIVE, None, Some(responder));
+    match queued {
+        Ok(id) => {
+            op_id.store(id, std::sync::atomic::Ordering::SeqCst);
+            drop(guard);
+        }
+        Err(e) => {
+            drop(guard);
+            if let Some(req) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                respond_unary(req, Err(e));
+            }
+        }
     }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct DoRepoTaskRequest {
+    #[serde(alias = "repo_id")]
+    repo_id: String,
+    task: RepoTask,
+}
+
+crate::proto_enum!(
+    /// DoRepoTaskRequest.Task; TASK_FORGET is footrest's: the repo's forget policy.
+    RepoTask {
+        None = 0 => "TASK_NONE",
+        IndexSnapshots = 1 => "TASK_INDEX_SNAPSHOTS",
+        Prune = 2 => "TASK_PRUNE",
+        Check = 3 => "TASK_CHECK",
+        Stats = 4 => "TASK_STATS",
+        Unlock = 5 => "TASK_UNLOCK",
+        Forget = 6 => "TASK_FORGET",
+    }
+);
+
+fn do_repo_task(app: &Arc<App>, req: Request, body: &[u8]) {
+    let r: DoRepoTaskRequest = match decode(body) {
+        Ok(r) => r,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    if app.config.get().repo(&r.repo_id).is_none() {
+        let e = ApiError::not_found(format!("repo \"{}\" not found", r.repo_id));
+        return respond_unary(req, Err(e));
+    }
+    let repo_id = r.repo_id;
+    let task = match r.task {
+        RepoTask::None => {
+            return respond_unary(req, Err(ApiError::invalid("task is required")));
+        }
+        RepoTask::IndexSnapshots => Task::IndexSnapshots { repo_id },
+        RepoTask::Prune => Task::Prune { repo_id },
+        RepoTask::Check => Task::Check { repo_id },
+        RepoTask::Stats => Task::Stats { repo_id },
+        RepoTask::Unlock => Task::Unlock { repo_id },
+        RepoTask::Forget => Task::Forget {
+            repo_id,
+            plan_id: None,
+            snapshot_id: None,
+        },
+    };
+    run_and_answer(app, req, task, true);
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ForgetRequest {
+    #[serde(alias = "repo_id")]
+    repo_id: String,
+    #[serde(alias = "plan_id")]
+    plan_id: String,
+    #[serde(alias = "snapshot_id")]
+    snapshot_id: String,
+}
+
+fn forget(app: &Arc<App>, req: Request, body: &[u8]) {
+    let r: ForgetRequest = match decode(body) {
+        Ok(r) => r,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    let config = app.config.get();
+    let check = || -> Result<(), ApiError> {
+        let repo = config
+            .repo(&r.repo_id)
+            .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?;
+        if !r.plan_id.is_empty() {
+            let plan = config
+                .plan(&r.plan_id)
+                .ok_or_else(|| ApiError::not_found(format!("plan \"{}\" not found", r.plan_id)))?;
+            if plan.repo != repo.id {
+                return Err(ApiError::invalid(format!(
+                    "plan \"{}\" backs up to repo \"{}\", not \"{}\"",
+                    plan.id, plan.repo, repo.id
+                )));
+            }
+        }
+        let id = &r.snapshot_id;
+        if !id.is_empty()
+            && (!(8..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ApiError::invalid(format!(
+                "snapshot id {id:?} is not a hex id of 8 to 64 characters"
+            )));
+        }
+        if id.is_empty() && r.plan_id.is_empty() {
+            return Err(ApiError::invalid("planId or snapshotId is required"));
+        }
+        Ok(())
+    };
+    if let Err(e) = check() {
+        return respond_unary(req, Err(e));
+    }
+    let task = Task::Forget {
+        repo_id: r.repo_id,
+        plan_id: (!r.plan_id.is_empty()).then_some(r.plan_id),
+        snapshot_id: (!r.snapshot_id.is_empty()).then_some(r.snapshot_id),
+    };
+    run_and_answer(app, req, task, true);
 }
 
 #[derive(Deserialize, Default)]

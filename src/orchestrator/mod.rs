@@ -8,12 +8,14 @@
 
 mod backup;
 mod index;
+mod repo_tasks;
+pub mod scheduler;
 
 pub use index::index_into;
 
 use crate::api::{ApiError, Code};
 use crate::config::{Config, SharedConfig};
-use crate::model::{Operation, OperationBackup, OperationStatus};
+use crate::model::{Operation, OperationBackup, OperationForget, OperationStatus};
 use crate::oplog::OpLog;
 use crate::restic::{CancelHandle, ResticError};
 use crate::util::now_ms;
@@ -37,9 +39,137 @@ pub mod priority {
 }
 
 /// Work the worker thread can do.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Task {
-    Backup { plan_id: String, dry_run: bool },
+    Backup {
+        plan_id: String,
+        dry_run: bool,
+    },
+    /// One snapshot, a plan's retention (tag filter), or the repo's forget policy.
+    Forget {
+        repo_id: String,
+        plan_id: Option<String>,
+        snapshot_id: Option<String>,
+    },
+    Prune {
+        repo_id: String,
+    },
+    Check {
+        repo_id: String,
+    },
+    Stats {
+        repo_id: String,
+    },
+    IndexSnapshots {
+        repo_id: String,
+    },
+    Unlock {
+        repo_id: String,
+    },
+}
+
+impl Task {
+    /// The priority of the task when it was not asked for by a user (SPEC.md §6).
+    pub fn priority(&self) -> u8 {
+        match self {
+            Task::Backup { .. } => priority::DEFAULT,
+            Task::Forget { .. } => priority::FORGET,
+            Task::Prune { .. } => priority::PRUNE,
+            Task::Check { .. } => priority::CHECK,
+            Task::Stats { .. } => priority::STATS,
+            Task::IndexSnapshots { .. } => priority::INDEX,
+            Task::Unlock { .. } => priority::INTERACTIVE,
+        }
+    }
+
+    pub fn repo_id<'a>(&'a self, config: &'a Config) -> Option<&'a str> {
+        match self {
+            Task::Backup { plan_id, .. } => config.plan(plan_id).map(|p| p.repo.as_str()),
+            Task::Forget { repo_id, .. }
+            | Task::Prune { repo_id }
+            | Task::Check { repo_id }
+            | Task::Stats { repo_id }
+            | Task::IndexSnapshots { repo_id }
+            | Task::Unlock { repo_id } => Some(repo_id),
+        }
+    }
+
+    /// The PENDING operation that stands for this task in the history; None for tasks that
+    /// have none (index, unlock). Fails when the plan or repo it names does not exist.
+    pub fn pending_operation(
+        &self,
+        config: &Config,
+        start_ms: i64,
+    ) -> Result<Option<Operation>, ApiError> {
+        if config.instance.is_empty() {
+            return Err(ApiError::precondition("instance is a required field"));
+        }
+        let (plan_id, repo_id) = match self {
+            Task::Backup { plan_id, .. } => {
+                let plan = config
+                    .plan(plan_id)
+                    .ok_or_else(|| ApiError::not_found(format!("plan \"{plan_id}\" not found")))?;
+                (plan.id.clone(), plan.repo.clone())
+            }
+            Task::Forget {
+                repo_id, plan_id, ..
+            } => {
+                if let Some(p) = plan_id
+                    && config.plan(p).is_none()
+                {
+                    return Err(ApiError::not_found(format!("plan \"{p}\" not found")));
+                }
+                (plan_id.clone().unwrap_or_default(), repo_id.clone())
+            }
+            Task::Prune { repo_id } | Task::Check { repo_id } | Task::Stats { repo_id } => {
+                (String::new(), repo_id.clone())
+            }
+            Task::IndexSnapshots { repo_id } | Task::Unlock { repo_id } => {
+                if config.repo(repo_id).is_none() {
+                    return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
+                }
+                return Ok(None);
+            }
+        };
+        let repo = config
+            .repo(&repo_id)
+            .ok_or_else(|| ApiError::not_found(format!("repo \"{repo_id}\" not found")))?;
+        let mut op = Operation {
+            plan_id,
+            repo_id: repo.id.clone(),
+            repo_guid: repo.guid.clone(),
+            instance_id: config.instance.clone(),
+            status: OperationStatus::Pending,
+            unix_time_start_ms: start_ms,
+            ..Default::default()
+        };
+        match self {
+            Task::Backup { dry_run, .. } => {
+                op.operation_backup = Some(OperationBackup {
+                    dry_run: *dry_run,
+                    ..Default::default()
+                })
+            }
+            Task::Forget { plan_id, .. } => {
+                let policy = match plan_id {
+                    Some(p) => config.plan(p).and_then(|p| p.retention.clone()),
+                    None => repo
+                        .forget_policy
+                        .as_ref()
+                        .and_then(|f| f.retention.clone()),
+                };
+                op.operation_forget = Some(OperationForget {
+                    forget: Vec::new(),
+                    policy,
+                })
+            }
+            Task::Prune { .. } => op.operation_prune = Some(Default::default()),
+            Task::Check { .. } => op.operation_check = Some(Default::default()),
+            Task::Stats { .. } => op.operation_stats = Some(Default::default()),
+            Task::IndexSnapshots { .. } | Task::Unlock { .. } => {}
+        }
+        Ok(Some(op))
+    }
 }
 
 struct Queued {
@@ -78,6 +208,7 @@ pub struct Orchestrator {
     wake: Condvar,
     /// Set when the daemon stops while a task runs: its operation ends SYSTEM_CANCELLED.
     shutting_down: AtomicBool,
+    done: Mutex<Vec<crossbeam_channel::Sender<Task>>>,
 }
 
 impl Orchestrator {
@@ -87,6 +218,7 @@ impl Orchestrator {
             state: Mutex::new(QueueState::default()),
             wake: Condvar::new(),
             shutting_down: AtomicBool::new(false),
+            done: Mutex::new(Vec::new()),
         })
     }
 
@@ -106,74 +238,95 @@ impl Orchestrator {
             .spawn(move || me.worker_loop())
     }
 
-    /// Queues a backup of `plan_id`: a PENDING operation appears at once; `responder` is called
-    /// when the backup's flow has finished.
+    /// Queues a backup of `plan_id` asked for by a user: a PENDING operation appears at once;
+    /// `responder` is called when the backup's flow has finished.
     pub fn enqueue_backup(
         &self,
         plan_id: &str,
         dry_run: bool,
         responder: Option<Responder>,
     ) -> Result<i64, ApiError> {
-        let config = self.config();
-        let plan = config
-            .plan(plan_id)
-            .ok_or_else(|| ApiError::not_found(format!("plan \"{plan_id}\" not found")))?;
-        let repo = config.repo(&plan.repo).ok_or_else(|| {
-            ApiError::not_found(format!(
-                "repo \"{}\" of plan \"{plan_id}\" not found",
-                plan.repo
-            ))
-        })?;
-        if config.instance.is_empty() {
-            return Err(ApiError::precondition("instance is a required field"));
-        }
-        let mut op = Operation {
-            plan_id: plan.id.clone(),
-            repo_id: repo.id.clone(),
-            repo_guid: repo.guid.clone(),
-            instance_id: config.instance.clone(),
-            status: OperationStatus::Pending,
-            unix_time_start_ms: now_ms(),
-            display_message: "waiting to run".into(),
-            operation_backup: Some(OperationBackup {
-                dry_run,
-                ..Default::default()
-            }),
-            ..Default::default()
+        let task = Task::Backup {
+            plan_id: plan_id.to_string(),
+            dry_run,
         };
-        self.env
-            .oplog
-            .add(&mut op)
-            .map_err(|e| ApiError::internal(format!("recording the backup: {e}")))?;
+        self.enqueue(task, priority::INTERACTIVE, None, responder)
+    }
+
+    /// Queues a task. `op_id` names its existing PENDING operation (made by the scheduler);
+    /// without one, a PENDING operation is recorded now (for tasks that have one). Returns the
+    /// operation's id (0 for tasks without an operation).
+    pub fn enqueue(
+        &self,
+        task: Task,
+        priority: u8,
+        op_id: Option<i64>,
+        responder: Option<Responder>,
+    ) -> Result<i64, ApiError> {
+        let op_id = match op_id {
+            Some(id) => id,
+            None => match task.pending_operation(&self.config(), now_ms())? {
+                Some(mut op) => {
+                    op.display_message = "waiting to run".into();
+                    self.env
+                        .oplog
+                        .add(&mut op)
+                        .map_err(|e| ApiError::internal(format!("recording the task: {e}")))?;
+                    op.id
+                }
+                None => 0,
+            },
+        };
         let mut st = self.lock();
         if st.stopping {
             drop(st);
-            self.finish_cancelled(
-                op.id,
-                OperationStatus::SystemCancelled,
-                "footrest is stopping",
-            );
+            if op_id != 0 {
+                self.finish_cancelled(
+                    op_id,
+                    OperationStatus::SystemCancelled,
+                    "footrest is stopping",
+                );
+            }
             return Err(ApiError::new(Code::Unavailable, "footrest is stopping"));
         }
         let seq = st.next_seq;
         st.next_seq += 1;
         st.tasks.push(Queued {
             seq,
-            priority: priority::INTERACTIVE,
-            op_id: op.id,
-            task: Task::Backup {
-                plan_id: plan.id.clone(),
-                dry_run,
-            },
+            priority,
+            op_id,
+            task,
             responder,
         });
         drop(st);
         self.wake.notify_all();
-        Ok(op.id)
+        Ok(op_id)
+    }
+
+    /// A channel that receives every task after it has run (the scheduler reschedules it).
+    pub fn subscribe_done(&self) -> crossbeam_channel::Receiver<Task> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.done.lock().unwrap_or_else(|p| p.into_inner()).push(tx);
+        rx
+    }
+
+    /// The tasks waiting in the queue, highest priority first (for tests and diagnostics).
+    pub fn queued(&self) -> Vec<(u8, i64, Task)> {
+        let st = self.lock();
+        let mut v: Vec<(u8, u64, i64, Task)> = st
+            .tasks
+            .iter()
+            .map(|q| (q.priority, q.seq, q.op_id, q.task.clone()))
+            .collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        v.into_iter().map(|(p, _, id, t)| (p, id, t)).collect()
     }
 
     /// Cancels a queued or running operation. Unknown ids are a no-op.
     pub fn cancel(&self, op_id: i64) {
+        if op_id == 0 {
+            return;
+        }
         let mut st = self.lock();
         if let Some(pos) = st.tasks.iter().position(|q| q.op_id == op_id) {
             let q = st.tasks.remove(pos);
@@ -207,7 +360,7 @@ impl Orchestrator {
             std::mem::take(&mut st.tasks)
         };
         self.wake.notify_all();
-        for q in queued {
+        for q in queued.into_iter().filter(|q| q.op_id != 0) {
             self.finish_cancelled(
                 q.op_id,
                 OperationStatus::SystemCancelled,
@@ -291,11 +444,15 @@ impl Orchestrator {
                 Task::Backup { plan_id, dry_run } => {
                     self.run_backup_flow(q.op_id, plan_id, *dry_run, &cancel)
                 }
+                other => self.run_repo_task(q.op_id, other, &cancel),
             };
             self.lock().running = None;
             self.wake.notify_all();
             if let Some(r) = q.responder {
                 r(result);
+            }
+            for tx in self.done.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+                let _ = tx.send(q.task.clone());
             }
         }
     }
