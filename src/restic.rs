@@ -333,6 +333,31 @@ impl Restic {
         }
     }
 
+    /// restic's version as (major, minor), read once per restic command and cached.
+    pub fn version(&self) -> Option<(u32, u32)> {
+        type Known = (Vec<String>, Option<(u32, u32)>);
+        static CACHE: std::sync::Mutex<Vec<Known>> = std::sync::Mutex::new(Vec::new());
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, v)) = cache.iter().find(|(c, _)| *c == self.cmd) {
+            return *v;
+        }
+        let out = Command::new(&self.cmd[0])
+            .args(&self.cmd[1..])
+            .arg("version")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok();
+        let v = out.and_then(|o| parse_version(&String::from_utf8_lossy(&o.stdout)));
+        cache.push((self.cmd.clone(), v));
+        v
+    }
+
+    /// True when restic is at least `major.minor` (unknown versions count as old).
+    pub fn version_at_least(&self, major: u32, minor: u32) -> bool {
+        self.version().is_some_and(|v| v >= (major, minor))
+    }
+
     /// The repository's config id (the guid), via `restic cat config`.
     pub fn repo_id(&self) -> Result<String, ResticError> {
         let out = self.output(&["cat", "config", "--json", "--no-lock"], None)?;
@@ -388,6 +413,13 @@ impl Restic {
         })?;
         parse_forget(&out)
     }
+}
+
+/// `restic 0.14.0 compiled with go1.19.8 on linux/amd64` → (0, 14).
+fn parse_version(s: &str) -> Option<(u32, u32)> {
+    let v = s.split_whitespace().nth(1)?;
+    let mut parts = v.split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
 }
 
 /// Kills the child's process group if the run is abandoned (panic, early return).
@@ -855,6 +887,19 @@ mod tests {
         assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
         assert_eq!(split_words(r#"--x="" "#).unwrap(), ["--x="]);
         assert!(split_words("'open").is_err());
+    }
+
+    #[test]
+    fn versions_are_read_from_restic_version() {
+        assert_eq!(
+            parse_version("restic 0.14.0 compiled with go1.19.8 on linux/amd64"),
+            Some((0, 14))
+        );
+        assert_eq!(
+            parse_version("restic 0.18.0 compiled with go1.24.4"),
+            Some((0, 18))
+        );
+        assert_eq!(parse_version("garbage"), None);
     }
 
     #[test]

@@ -14,6 +14,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+const NOTHING_NEW: &str = "No snapshot added, possibly due to no changes in the source data.";
+
 /// Up to this many distinct file errors are kept on a backup operation.
 const MAX_BACKUP_ERRORS: usize = 20;
 
@@ -182,6 +184,10 @@ impl Orchestrator {
         if dry_run {
             args.push("--dry-run".into());
         }
+        let skip_natively = plan.skip_if_unchanged && restic.version_at_least(0, 17);
+        if skip_natively {
+            args.push("--skip-if-unchanged".into());
+        }
         let from_restic = || -> Result<Option<String>, Failure> {
             let tags = format!("plan:{},created-by:{}", plan.id, config.instance);
             Ok(restic
@@ -209,6 +215,7 @@ impl Orchestrator {
             let parent = from_restic()?;
             run = self.run_backup(op, restic, &args, parent.as_deref(), cancel);
         }
+        let had_parent = parent.is_some();
         let (code, summary) = match run {
             Ok(done) => done,
             Err(e @ ResticError::Exit { .. }) if !cancel.is_cancelled() => {
@@ -244,12 +251,26 @@ impl Orchestrator {
         } else {
             (OperationStatus::Success, String::new())
         };
+        let unchanged = op
+            .operation_backup
+            .as_ref()
+            .and_then(|b| b.last_status.as_ref())
+            .and_then(|l| l.summary.as_ref())
+            .is_some_and(|s| {
+                s.files_new == 0 && s.files_changed == 0 && s.dirs_new == 0 && s.dirs_changed == 0
+            });
+        if plan.skip_if_unchanged && !skip_natively && unchanged && had_parent && code == 0 {
+            // restic before 0.17 has no --skip-if-unchanged: drop the identical snapshot.
+            match restic.forget(std::slice::from_ref(&snapshot_id), Some(cancel)) {
+                Ok(_) => return Ok((status, NOTHING_NEW.into(), None)),
+                Err(e) => log::warn!(
+                    "plan \"{}\": removing the unchanged snapshot {snapshot_id}: {e}",
+                    plan.id
+                ),
+            }
+        }
         if snapshot_id.is_empty() {
-            return Ok((
-                status,
-                "No snapshot added, possibly due to no changes in the source data.".into(),
-                None,
-            ));
+            return Ok((status, NOTHING_NEW.into(), None));
         }
         Ok((status, message, Some(snapshot_id)))
     }

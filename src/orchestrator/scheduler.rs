@@ -214,17 +214,20 @@ impl Planner {
         }
     }
 
-    /// The tasks due at `now`, marked in flight; each with its PENDING operation id.
+    /// The tasks due at `now`, marked in flight; each with its PENDING operation id. Highest
+    /// priority first, so that the worker, which may start the first one before the rest are
+    /// queued, still runs them in priority order.
     pub fn take_due(&mut self, now: Timestamp) -> Vec<(Key, i64)> {
-        let mut due: Vec<(Timestamp, Key, i64)> = Vec::new();
+        let mut due: Vec<(std::cmp::Reverse<u8>, Timestamp, Key, i64)> = Vec::new();
         for (key, e) in self.entries.iter_mut() {
             if !e.in_flight && e.due.is_some_and(|d| d <= now) {
                 e.in_flight = true;
-                due.push((e.due.unwrap_or(now), key.clone(), e.op_id));
+                let priority = std::cmp::Reverse(key.task().priority());
+                due.push((priority, e.due.unwrap_or(now), key.clone(), e.op_id));
             }
         }
         due.sort();
-        due.into_iter().map(|(_, k, id)| (k, id)).collect()
+        due.into_iter().map(|(_, _, k, id)| (k, id)).collect()
     }
 
     /// A task has run (or could not be queued): schedule its next run.

@@ -393,3 +393,45 @@ fn a_parent_forgotten_outside_footrest_does_not_break_the_next_backup() {
         "the index notices the removal"
     );
 }
+
+#[test]
+fn skip_if_unchanged_adds_no_snapshot_when_nothing_changed() {
+    // restic compares every directory up to `/`, so the source lives where no other test
+    // writes between the two backups.
+    let quiet = TempDir(std::path::PathBuf::from(format!(
+        "/var/tmp/footrest-skip-{}",
+        std::process::id()
+    )));
+    let src = quiet.path().join("a/src");
+    make_source(&src);
+    let work = TempDir::new("skip");
+    let repo = work.path().join("repo");
+    let d = Daemon::start();
+    add_repo(&d, "repo1", &repo);
+    set_plans(
+        &d,
+        vec![json!({"id": "plan1", "repo": "repo1", "paths": [src], "skipIfUnchanged": true})],
+    );
+    d.ok("Backup", json!({"value": "plan1"}));
+    d.ok("Backup", json!({"value": "plan1"}));
+    let ops = d.operations(json!({"selector": {"planId": "plan1"}}));
+    assert_eq!(
+        snapshot_ids(&repo).len(),
+        1,
+        "the unchanged second backup left no snapshot: {ops:?}"
+    );
+    let last = ops
+        .iter()
+        .rev()
+        .find(|o| o.get("operationBackup").is_some())
+        .unwrap();
+    assert_eq!(last["status"], "STATUS_SUCCESS");
+    assert_eq!(
+        last["displayMessage"],
+        "No snapshot added, possibly due to no changes in the source data."
+    );
+    assert!(last.get("snapshotId").is_none());
+    std::fs::write(src.join("changed.txt"), b"new").unwrap();
+    d.ok("Backup", json!({"value": "plan1"}));
+    assert_eq!(snapshot_ids(&repo).len(), 2, "a change is backed up");
+}

@@ -76,6 +76,7 @@ pub struct Opts {
     pub config: Option<Value>,
     pub restic: String,
     pub env: Vec<(String, String)>,
+    pub args: Vec<String>,
 }
 
 impl Default for Opts {
@@ -85,6 +86,7 @@ impl Default for Opts {
             config: None,
             restic: restic_bin(),
             env: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -126,6 +128,7 @@ impl Daemon {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        cmd.args(&opts.args);
         let mut child = cmd.spawn().expect("footrest starts");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
@@ -204,6 +207,10 @@ impl Daemon {
         body: &[u8],
     ) -> HttpResponse {
         http(self.port, method, path, headers, body)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     /// Sends SIGTERM and waits for the exit status.
@@ -446,4 +453,36 @@ pub fn set_plans(d: &Daemon, plans: Vec<Value>) -> Value {
     let mut config = d.ok("GetConfig", json!({}));
     config["plans"] = Value::Array(plans);
     d.ok("SetConfig", config)
+}
+
+/// Processes whose command line contains `needle` (to find stray restic processes).
+pub fn processes_matching(needle: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(needle) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// The number from an int64 JSON string.
+pub fn int(v: &Value) -> i64 {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_i64())
+        .unwrap_or(0)
+}
+
+/// Lock files in a local repository.
+pub fn lock_count(repo: &Path) -> usize {
+    std::fs::read_dir(repo.join("locks"))
+        .map(|d| d.count())
+        .unwrap_or(0)
 }

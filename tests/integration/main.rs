@@ -5,3 +5,4 @@ mod api;
 mod backup;
 mod common;
 mod config;
+mod schedule;

@@ -1,0 +1,463 @@
+//! The orchestrator: schedules, retention, repo tasks, cancel, and recovery after a crash.
+
+use crate::common::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn ops_of(d: &Daemon, sel: Value) -> Vec<Value> {
+    d.operations(json!({ "selector": sel }))
+}
+
+/// Two plans and a prune all due each minute: they run unattended, one at a time, prune
+/// (priority 32) before the backups (priority 2); each shows as PENDING before it runs.
+#[test]
+fn scheduled_tasks_run_unattended_one_at_a_time_in_priority_order() {
+    let work = TempDir::new("sched");
+    let src = work.path().join("src");
+    make_source(&src);
+    let d = Daemon::start();
+    let repo = work.path().join("repo");
+    let mut c = add_repo(&d, "repo1", &repo);
+    let every_minute = json!({"cron": "* * * * *"});
+    c["repos"][0]["prunePolicy"] = json!({"schedule": every_minute});
+    c["plans"] = json!([
+        {"id": "a", "repo": "repo1", "paths": [src], "schedule": every_minute},
+        {"id": "b", "repo": "repo1", "paths": [src], "schedule": every_minute},
+    ]);
+    d.ok("SetConfig", c);
+    let pending = d.wait_for("PENDING scheduled ops", Duration::from_secs(10), || {
+        let ops = d.operations(json!({}));
+        let p: Vec<Value> = ops
+            .into_iter()
+            .filter(|o| o["status"] == "STATUS_PENDING")
+            .collect();
+        (p.len() == 3).then_some(p)
+    });
+    let next_minute = int(&pending[0]["unixTimeStartMs"]);
+    assert_eq!(next_minute % 60_000, 0, "cron times fall on the minute");
+    assert!(
+        pending
+            .iter()
+            .all(|o| int(&o["unixTimeStartMs"]) == next_minute)
+    );
+
+    let done = |o: &Value| o["status"] == "STATUS_SUCCESS";
+    let ran = d.wait_for("the scheduled runs", Duration::from_secs(150), || {
+        let ops = d.operations(json!({}));
+        let backups: Vec<Value> = ops
+            .iter()
+            .filter(|o| o.get("operationBackup").is_some() && done(o))
+            .cloned()
+            .collect();
+        let prunes: Vec<Value> = ops
+            .iter()
+            .filter(|o| o.get("operationPrune").is_some() && done(o))
+            .cloned()
+            .collect();
+        let a = backups.iter().any(|o| o["planId"] == "a");
+        let b = backups.iter().any(|o| o["planId"] == "b");
+        (a && b && !prunes.is_empty()).then_some((backups, prunes))
+    });
+    let (backups, prunes) = ran;
+    let span = |o: &Value| (int(&o["unixTimeStartMs"]), int(&o["unixTimeEndMs"]));
+    let prune = span(&prunes[0]);
+    let (a, b) = (span(&backups[0]), span(&backups[1]));
+    assert!(
+        prune.1 <= a.0 && prune.1 <= b.0,
+        "prune first: {prune:?} {a:?} {b:?}"
+    );
+    assert!(
+        a.1 <= b.0 || b.1 <= a.0,
+        "backups do not overlap: {a:?} {b:?}"
+    );
+    assert_eq!(snapshot_ids(&repo).len(), 2);
+    // The next runs are scheduled again.
+    d.wait_for("next PENDING ops", Duration::from_secs(30), || {
+        let ops = d.operations(json!({}));
+        let p = ops
+            .iter()
+            .filter(|o| o["status"] == "STATUS_PENDING" && int(&o["unixTimeStartMs"]) > next_minute)
+            .count();
+        (p >= 2).then_some(())
+    });
+}
+
+/// Snapshots made at chosen times (restic backup --time), then a plan forget by its
+/// time-bucketed retention keeps exactly what restic's bucket rules say.
+#[test]
+fn time_bucketed_retention_keeps_the_right_snapshots() {
+    let s =
+        setup_with_plan(json!({"retention": {"policyTimeBucketed": {"daily": 2, "monthly": 3}}}));
+    let instance = s.d.ok("GetConfig", json!({}))["instance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let times = [
+        "2026-01-01 10:00:00",
+        "2026-01-15 10:00:00",
+        "2026-02-01 10:00:00",
+        "2026-02-10 10:00:00",
+        "2026-03-01 10:00:00",
+        "2026-03-01 12:00:00",
+    ];
+    for t in times {
+        let out = restic(
+            &s.repo,
+            &[
+                "backup",
+                s.src.to_str().unwrap(),
+                "--time",
+                t,
+                "--tag",
+                "plan:plan1",
+                "--tag",
+                &format!("created-by:{instance}"),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v =
+        s.d.ok("Forget", json!({"repoId": "repo1", "planId": "plan1"}));
+    let op_id = v["operationId"].clone();
+    let out = restic(&s.repo, &["snapshots", "--json", "--no-lock"]);
+    let left: Vec<String> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["time"].as_str().unwrap()[..16].to_string())
+        .collect();
+    let mut left = left;
+    left.sort();
+    assert_eq!(
+        left,
+        ["2026-01-15T10:00", "2026-02-10T10:00", "2026-03-01T12:00"]
+    );
+    let op = &s.d.operations(json!({"selector": {"ids": [op_id]}}))[0];
+    assert_eq!(op["status"], "STATUS_SUCCESS");
+    assert_eq!(op["operationForget"]["forget"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        op["operationForget"]["policy"]["policyTimeBucketed"]["daily"],
+        2
+    );
+}
+
+#[test]
+fn prune_check_and_stats_via_do_repo_task_keep_their_output() {
+    let s = setup_with_plan(json!({"retention": {"policyKeepLastN": 1}}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    std::fs::write(s.src.join("more.bin"), pseudo_random(100_000, 3)).unwrap();
+    s.d.ok("Backup", json!({"value": "plan1"}));
+
+    let v = s.d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_PRUNE"}),
+    );
+    let prune =
+        &s.d.operations(json!({"selector": {"ids": [v["operationId"]]}}))[0];
+    assert_eq!(prune["status"], "STATUS_SUCCESS", "{prune}");
+    let logref = prune["operationPrune"]["outputLogref"].as_str().unwrap();
+    let log = std::fs::read_to_string(
+        s.d.data_dir()
+            .join("tasklogs")
+            .join(format!("{logref}.log")),
+    )
+    .unwrap();
+    assert!(
+        log.contains("unused") || log.contains("pack"),
+        "prune output in its log: {log}"
+    );
+
+    let v = s.d.ok("DoRepoTask", json!({"repoId": "repo1", "task": 3}));
+    let check =
+        &s.d.operations(json!({"selector": {"ids": [v["operationId"]]}}))[0];
+    assert_eq!(check["status"], "STATUS_SUCCESS");
+    let logref = check["operationCheck"]["outputLogref"].as_str().unwrap();
+    let log = std::fs::read_to_string(
+        s.d.data_dir()
+            .join("tasklogs")
+            .join(format!("{logref}.log")),
+    )
+    .unwrap();
+    assert!(log.contains("no errors were found"), "{log}");
+
+    // A prune queues stats; DoRepoTask stats records them too.
+    let v = s.d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_STATS"}),
+    );
+    let stats =
+        &s.d.operations(json!({"selector": {"ids": [v["operationId"]]}}))[0];
+    let st = &stats["operationStats"]["stats"];
+    assert!(int(&st["totalSize"]) > 100_000, "{stats}");
+    assert_eq!(int(&st["snapshotCount"]), 1);
+    let all_stats =
+        s.d.operations(json!({}))
+            .into_iter()
+            .filter(|o| o.get("operationStats").is_some())
+            .count();
+    assert!(all_stats >= 1);
+
+    let v = s.d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_UNLOCK"}),
+    );
+    assert!(
+        v.get("operationId").is_none(),
+        "unlock has no operation: {v}"
+    );
+    let (st, e) = s.d.rpc(
+        "DoRepoTask",
+        json!({"repoId": "nope", "task": "TASK_PRUNE"}),
+    );
+    assert_eq!((st, e["code"].as_str().unwrap()), (404, "not_found"));
+    let (st, _) = s.d.rpc(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_BOGUS"}),
+    );
+    assert_eq!(st, 400);
+}
+
+#[test]
+fn forget_of_one_snapshot_removes_it_and_marks_the_index() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let ids = snapshot_ids(&s.repo);
+    let (st, _) = s.d.rpc(
+        "Forget",
+        json!({"repoId": "repo1", "snapshotId": "not-hex!"}),
+    );
+    assert_eq!(st, 400);
+    s.d.ok("Forget", json!({"repoId": "repo1", "snapshotId": ids[0]}));
+    assert_eq!(snapshot_ids(&s.repo), vec![ids[1].clone()]);
+    let ix = s.d.operations(json!({"selector": {"snapshotId": ids[0]}}));
+    let ix = ix
+        .iter()
+        .find(|o| o.get("operationIndexSnapshot").is_some())
+        .unwrap();
+    assert_eq!(ix["operationIndexSnapshot"]["forgot"], true);
+}
+
+fn big_source(s: &Setup, files: u64) {
+    for i in 0..files {
+        std::fs::write(
+            s.src.join(format!("big{i}.bin")),
+            pseudo_random(40 << 20, i + 100),
+        )
+        .unwrap();
+    }
+}
+
+fn running_backup(d: &Daemon, plan: &str) -> Value {
+    d.wait_for("a running backup", Duration::from_secs(60), || {
+        ops_of(d, json!({"planId": plan}))
+            .into_iter()
+            .find(|o| {
+                o["status"] == "STATUS_INPROGRESS" && o["operationBackup"]["lastStatus"].is_object()
+            })
+            .map(|o| o["id"].clone())
+    })
+}
+
+#[test]
+fn cancelling_a_queued_backup_answers_its_waiting_call_and_leaves_no_restic_behind() {
+    let s = setup_with_plan(json!({}));
+    big_source(&s, 6);
+    let mut c = s.d.ok("GetConfig", json!({}));
+    c["plans"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "plan2", "repo": "repo1", "paths": [s.src.join("hello.txt")]}));
+    s.d.ok("SetConfig", c);
+    let port = s.d.port;
+    let call = |plan: &'static str| {
+        std::thread::spawn(move || {
+            http(
+                port,
+                "POST",
+                "/v1.Backrest/Backup",
+                &[("Content-Type", "application/json")],
+                format!(r#"{{"value":"{plan}"}}"#).as_bytes(),
+            )
+        })
+    };
+    let first = call("plan1");
+    let running = running_backup(&s.d, "plan1");
+    let second = call("plan2");
+    let queued =
+        s.d.wait_for("a queued backup", Duration::from_secs(10), || {
+            ops_of(&s.d, json!({"planId": "plan2"}))
+                .into_iter()
+                .find(|o| o["status"] == "STATUS_PENDING")
+                .map(|o| o["id"].clone())
+        });
+    s.d.ok("Cancel", json!({"operationId": queued}));
+    let r2 = second.join().unwrap();
+    assert_eq!(
+        (r2.status, r2.json()["code"].as_str().unwrap().to_string()),
+        (499, "canceled".to_string())
+    );
+    let op = &ops_of(&s.d, json!({"ids": [queued]}))[0];
+    assert_eq!(op["status"], "STATUS_USER_CANCELLED");
+
+    s.d.ok("Cancel", json!({"value": running}));
+    let r1 = first.join().unwrap();
+    assert_eq!(r1.status, 499);
+    let op = &ops_of(&s.d, json!({"ids": [running]}))[0];
+    assert_eq!(op["status"], "STATUS_USER_CANCELLED");
+    // restic's argv names the plan's tag (the repo is in its environment).
+    let strays = processes_matching("plan:plan1");
+    assert!(strays.is_empty(), "no restic left running: {strays:?}");
+    assert_eq!(lock_count(&s.repo), 0, "restic removed its lock on SIGINT");
+}
+
+#[test]
+fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_backups_work() {
+    let s = setup_with_plan(json!({}));
+    big_source(&s, 8);
+    let port = s.d.port;
+    let _call = std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/Backup",
+            &[("Content-Type", "application/json")],
+            br#"{"value":"plan1"}"#,
+        )
+    });
+    let id = running_backup(&s.d, "plan1");
+    // Kill the daemon and its restic the way a power cut or OOM killer would.
+    let restics = processes_matching("plan:plan1");
+    let Setup { d, repo, src, work } = s;
+    let dir = d.kill();
+    for pid in &restics {
+        signal(*pid, 9);
+    }
+    // restic treats a lock as stale once its process is gone: wait until it is reaped.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while restics
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "killed restic not reaped"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(lock_count(&repo) > 0, "a killed restic leaves its lock");
+    let d = Daemon::spawn(dir, &Opts::default());
+    let op = d.wait_for("the interrupted op", Duration::from_secs(20), || {
+        ops_of(&d, json!({"ids": [id]})).into_iter().next()
+    });
+    assert_eq!(op["status"], "STATUS_ERROR");
+    assert_eq!(
+        op["displayMessage"],
+        "Operation was incomplete when orchestrator was restarted."
+    );
+    d.wait_for("the stale lock removed", Duration::from_secs(30), || {
+        (lock_count(&repo) == 0).then_some(())
+    });
+    for i in 0..8 {
+        std::fs::remove_file(src.join(format!("big{i}.bin"))).unwrap();
+    }
+    d.ok("Backup", json!({"value": "plan1"}));
+    assert_eq!(snapshot_ids(&repo).len(), 1);
+    drop(work);
+}
+
+#[test]
+fn sigterm_mid_backup_stops_within_the_grace_period_and_says_why() {
+    let work = TempDir::new("term");
+    let src = work.path().join("src");
+    make_source(&src);
+    for i in 0..8 {
+        std::fs::write(
+            src.join(format!("big{i}.bin")),
+            pseudo_random(40 << 20, i + 200),
+        )
+        .unwrap();
+    }
+    let mut d = Daemon::start_with(Opts {
+        args: vec!["--shutdown-grace".into(), "1".into()],
+        ..Default::default()
+    });
+    let repo = work.path().join("repo");
+    add_repo(&d, "repo1", &repo);
+    set_plans(
+        &d,
+        vec![json!({"id": "plan1", "repo": "repo1", "paths": [src]})],
+    );
+    let port = d.port;
+    let call = std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/Backup",
+            &[("Content-Type", "application/json")],
+            br#"{"value":"plan1"}"#,
+        )
+    });
+    let id = running_backup(&d, "plan1");
+    let t = std::time::Instant::now();
+    let status = d.stop();
+    assert!(status.success(), "exit 0: {status:?}");
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "stopped in {:?}",
+        t.elapsed()
+    );
+    let r = call.join().unwrap();
+    assert!(
+        r.status == 503 || r.status == 499,
+        "the waiting call is answered: {}",
+        r.status
+    );
+    let d = Daemon::spawn(
+        std::mem::replace(&mut d.dir, TempDir(Default::default())),
+        &Opts::default(),
+    );
+    let op = &ops_of(&d, json!({"ids": [id]}))[0];
+    assert_eq!(op["status"], "STATUS_SYSTEM_CANCELLED", "{op}");
+    assert!(
+        op["displayMessage"]
+            .as_str()
+            .unwrap()
+            .contains("footrest stopped"),
+        "{op}"
+    );
+    assert_eq!(lock_count(&repo), 0);
+}
+
+#[test]
+fn a_task_on_a_repo_locked_by_another_process_reports_the_lock() {
+    let s = setup_with_plan(json!({}));
+    big_source(&s, 4);
+    // Another restic holds a lock: a backup, frozen with SIGSTOP so the lock stays fresh.
+    let mut other = std::process::Command::new(restic_bin())
+        .args(["backup", s.src.to_str().unwrap()])
+        .env("RESTIC_REPOSITORY", &s.repo)
+        .env("RESTIC_PASSWORD", PASSWORD)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    s.d.wait_for("the other restic's lock", Duration::from_secs(20), || {
+        (lock_count(&s.repo) > 0).then_some(())
+    });
+    signal(other.id(), 19);
+    let (st, v) = s.d.rpc(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_PRUNE"}),
+    );
+    signal(other.id(), 18);
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(st, 500, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("locked"), "{v}");
+}
