@@ -11,7 +11,7 @@
 //!
 //! Data is a [`serde_json::Value`]. Methods such as Backrest's `.FormatTime` are supplied by the
 //! caller through [`Methods`] and are found on the root value (`.` at the top, or `$`), the way
-//! Go finds methods on the struct passed to `Execute`.
+//! Go finds methods on the struct passed to `Execute`. [`backrest`] holds Backrest's own helpers.
 //!
 //! Go behaviour kept on purpose: a missing object key renders `<no value>` (Go's rule for maps;
 //! Backrest's data is a struct, where Go would fail instead), a field of `null` is an error
@@ -22,6 +22,7 @@
 //! Rendering never panics: work, output size and nesting depth are capped and every failure is an
 //! [`Error`] with a 1-based `line:col`. Pure functions, no shared state: any thread may call it.
 
+pub mod backrest;
 mod exec;
 mod format;
 mod parse;

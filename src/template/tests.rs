@@ -545,3 +545,378 @@ fn garbage_input_never_panics() {
         let _ = render(&src, &data(), &());
     }
 }
+
+mod hooks {
+    //! Backrest's helpers and summaries; expected texts are Backrest's output for the same vars.
+
+    use super::super::backrest::*;
+    use serde_json::{Value, json};
+
+    fn vars(event: &str) -> Value {
+        json!({
+            "Task": "backup for plan \"nightly\"",
+            "Event": event,
+            "Repo": {"Id": "b2", "Uri": "s3:bucket/x"},
+            "Plan": {"Id": "nightly", "Repo": "b2", "Paths": ["/home/me", "/etc"]},
+            "SnapshotId": "abc123def",
+            "SnapshotStats": {
+                "FilesNew": 3, "FilesChanged": 14, "FilesUnmodified": 2000,
+                "DirsNew": 1, "DirsChanged": 5, "DirsUnmodified": 300,
+                "DataBlobs": 17, "TreeBlobs": 6, "DataAdded": 1536000,
+                "TotalFilesProcessed": 2017, "TotalBytesProcessed": 987654321, "TotalDuration": 12.537,
+            },
+            "CurTime": "2024-05-01T10:20:30.123456+02:00",
+            "Duration": go_duration(93_500_123_456),
+            "Error": "",
+        })
+    }
+
+    fn with(mut v: Value, key: &str, val: Value) -> Value {
+        v[key] = val;
+        v
+    }
+
+    #[test]
+    fn summary_of_a_successful_snapshot_matches_backrest() {
+        let want = "\nBackrest Snapshot Notification\nTask: backup for plan \"nightly\" at 2024-05-01T10:20:30+02:00\n\
+            Event: snapshot success\nSnapshot: abc123def\nOverview:\n- Data added: 1.536 MB\n- Total files processed: 2017\n\
+            - Total bytes processed: 987.654 MB\n\nBackup Statistics:\n- Files new: 3\n- Files changed: 14\n\
+            - Files unmodified: 2000\n- Dirs new: 1\n- Dirs changed: 5\n- Dirs unmodified: 300\n- Data blobs: 17\n\
+            - Tree blobs: 6\n- Total duration: 12.537s\n\n";
+        assert_eq!(
+            render("{{ .Summary }}", &vars("CONDITION_SNAPSHOT_SUCCESS")).unwrap(),
+            want
+        );
+        assert_eq!(
+            render("  ", &vars("CONDITION_SNAPSHOT_SUCCESS")).unwrap(),
+            want
+        );
+        assert_eq!(
+            render("", &vars("CONDITION_SNAPSHOT_SUCCESS")).unwrap(),
+            want
+        );
+    }
+
+    #[test]
+    fn summary_of_a_failed_snapshot_end_matches_backrest() {
+        let v = with(
+            vars("CONDITION_SNAPSHOT_END"),
+            "Error",
+            json!("restic exited with status 3: some files unreadable"),
+        );
+        let want = "\nBackrest Snapshot Notification\nTask: backup for plan \"nightly\" at 2024-05-01T10:20:30+02:00\n\
+            Event: snapshot end\nSnapshot: abc123def\nError: restic exited with status 3: some files unreadable\n";
+        assert_eq!(summary(&v).unwrap(), want);
+        let v = with(vars("CONDITION_SNAPSHOT_END"), "SnapshotStats", Value::Null);
+        let want = "\nBackrest Snapshot Notification\nTask: backup for plan \"nightly\" at 2024-05-01T10:20:30+02:00\n\
+            Event: snapshot end\nSnapshot: abc123def\n\n";
+        assert_eq!(summary(&v).unwrap(), want);
+    }
+
+    #[test]
+    fn summary_of_a_snapshot_error_matches_backrest() {
+        let v = with(
+            vars("CONDITION_SNAPSHOT_ERROR"),
+            "Error",
+            json!("exit status 1"),
+        );
+        let want = "\nBackrest Error\nTask: backup for plan \"nightly\" at 2024-05-01T10:20:30+02:00\n\
+            Event: snapshot error\nRepo: b2\nError: exit status 1\n\n";
+        assert_eq!(summary(&v).unwrap(), want);
+    }
+
+    #[test]
+    fn summary_of_a_prune_matches_backrest() {
+        let v = with(
+            vars("CONDITION_PRUNE_SUCCESS"),
+            "Task",
+            json!("prune for repo \"b2\""),
+        );
+        let want = "\nBackrest Notification\nTask: prune for repo \"b2\" at 2024-05-01T10:20:30+02:00\nEvent: prune success\n\n";
+        assert_eq!(summary(&v).unwrap(), want);
+        assert_eq!(summary(&with(v, "Event", json!(102))).unwrap(), want);
+    }
+
+    #[test]
+    fn summary_of_a_snapshot_start_matches_backrest() {
+        let v = with(
+            vars("CONDITION_SNAPSHOT_START"),
+            "CurTime",
+            json!("2024-12-31T23:59:59Z"),
+        );
+        let want = "\nBackrest Notification for Snapshot Start\nTask: \"backup for plan \"nightly\"\" at 2024-12-31T23:59:59Z\n\
+            Event: snapshot start\nRepo: b2 \nPlan: nightly \nPaths: \n- /home/me\n- /etc\n";
+        assert_eq!(summary(&v).unwrap(), want);
+    }
+
+    #[test]
+    fn summary_with_a_null_repo_fails_like_backrest() {
+        let v = with(
+            with(vars("CONDITION_PRUNE_ERROR"), "Repo", Value::Null),
+            "Error",
+            json!("x"),
+        );
+        let e = render("{{ .Summary }}", &v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "template:1:4: error calling Summary: template:6:10: nil pointer evaluating .Repo.Id"
+        );
+    }
+
+    #[test]
+    fn event_names_cover_every_condition() {
+        let names = [
+            (1, "error"),
+            (2, "snapshot start"),
+            (3, "snapshot end"),
+            (4, "snapshot error"),
+            (5, "snapshot warning"),
+            (6, "snapshot success"),
+            (7, "snapshot skipped"),
+            (100, "prune start"),
+            (101, "prune error"),
+            (102, "prune success"),
+            (200, "check start"),
+            (201, "check error"),
+            (202, "check success"),
+            (300, "forget start"),
+            (301, "forget error"),
+            (302, "forget success"),
+            (0, "unknown"),
+            (9, "unknown"),
+        ];
+        for (n, name) in names {
+            assert_eq!(event_name(&json!(n)), name);
+        }
+        assert_eq!(event_name(&json!("CONDITION_CHECK_ERROR")), "check error");
+        assert_eq!(event_name(&json!("nope")), "unknown");
+        let out = render(
+            "{{ .EventName .Event }} {{ .IsError .Event }} {{ .Event }}",
+            &vars("CONDITION_SNAPSHOT_SUCCESS"),
+        );
+        assert_eq!(
+            out.unwrap(),
+            "snapshot success false CONDITION_SNAPSHOT_SUCCESS"
+        );
+    }
+
+    #[test]
+    fn is_error_is_true_only_for_any_error_and_snapshot_error() {
+        assert!(is_error(&json!("CONDITION_ANY_ERROR")) && is_error(&json!(4)));
+        assert!(
+            !is_error(&json!("CONDITION_PRUNE_ERROR"))
+                && !is_error(&json!(201))
+                && !is_error(&json!(6))
+        );
+    }
+
+    #[test]
+    fn size_bytes_use_powers_of_1000_with_three_decimals() {
+        let cases = [
+            (json!(0), "0.000 B"),
+            (json!(999), "999.000 B"),
+            (json!(1000), "1000.000 B"),
+            (json!(1001), "1.001 KB"),
+            (json!(1536000), "1.536 MB"),
+            (json!(999999999999i64), "1000.000 GB"),
+            (json!(-5000), "-5000.000 B"),
+            (json!(1.5), "0.000 B"),
+            (json!("12"), "0.000 B"),
+            (json!(1234567890123456i64), "1.235 PB"),
+            (json!(i64::MAX), "9223.372 PB"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(format_size_bytes(&v), want, "{v}");
+        }
+    }
+
+    #[test]
+    fn shell_escape_quotes_like_shellescape() {
+        let cases = [
+            ("", "''"),
+            ("abc-1.2/x:y@z%+=,", "abc-1.2/x:y@z%+=,"),
+            ("it's", r#"'it'"'"'s'"#),
+            ("a b", "'a b'"),
+            ("héllo", "'héllo'"),
+            ("$HOME", "'$HOME'"),
+            ("a\nb", "'a\nb'"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(shell_escape(s), want);
+        }
+        let v = with(
+            vars("CONDITION_SNAPSHOT_ERROR"),
+            "Error",
+            json!("it's broken; rm -rf /"),
+        );
+        let script = "#!/bin/sh\necho {{ .ShellEscape .Error }} >> /tmp/log\n{{ if .IsError .Event -}}\nexit 1\n{{- end }}";
+        assert_eq!(
+            render(script, &v).unwrap(),
+            "#!/bin/sh\necho 'it'\"'\"'s broken; rm -rf /' >> /tmp/log\nexit 1"
+        );
+    }
+
+    #[test]
+    fn json_marshal_writes_go_json() {
+        let cases = [
+            (json!("a\"b"), r#""a\"b""#),
+            (json!("<a&b>"), r#""\u003ca\u0026b\u003e""#),
+            (json!(1), "1"),
+            (json!(1.0), "1"),
+            (json!(12.537), "12.537"),
+            (json!(1e21), "1e+21"),
+            (json!(1e-7), "1e-7"),
+            (json!(null), "null"),
+            (
+                json!("\u{8}\u{c}\u{1}\u{2028}é\n"),
+                r#""\b\f\u0001\u2028é\n""#,
+            ),
+            (
+                json!({"b": [true, null], "a": {"z": 1, "y": "s"}}),
+                r#"{"a":{"y":"s","z":1},"b":[true,null]}"#,
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(json_marshal(&v), want);
+        }
+        let out = render(
+            r#"{"text": {{ .JsonMarshal .Summary }}}"#,
+            &vars("CONDITION_PRUNE_SUCCESS"),
+        )
+        .unwrap();
+        let parsed: Value = serde_json::from_str(&out).unwrap();
+        assert!(
+            parsed["text"]
+                .as_str()
+                .unwrap()
+                .contains("Event: prune success")
+        );
+    }
+
+    #[test]
+    fn format_time_is_rfc3339_in_seconds_with_the_given_offset() {
+        assert_eq!(
+            format_time("2024-05-01T10:20:30.999999999-07:30").as_deref(),
+            Some("2024-05-01T10:20:30-07:30")
+        );
+        assert_eq!(
+            format_time("2024-05-01T10:20:30+00:00").as_deref(),
+            Some("2024-05-01T10:20:30Z")
+        );
+        assert_eq!(
+            format_time("2024-05-01 10:20:30z").as_deref(),
+            Some("2024-05-01T10:20:30Z")
+        );
+        for bad in [
+            "",
+            "2024-05-01",
+            "2024-05-01T10:20:30",
+            "2024-05-01T10:20:30+0200",
+            "2024-05-01T10:20:30Zjunk",
+            "2024-05-01T10:20:30+é:00",
+        ] {
+            assert_eq!(format_time(bad), None, "{bad}");
+        }
+        let e = render(
+            "{{ .FormatTime .Task }}",
+            &vars("CONDITION_SNAPSHOT_SUCCESS"),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "template:1:4: error calling FormatTime: not an RFC 3339 time: \"backup for plan \\\"nightly\\\"\""
+        );
+    }
+
+    #[test]
+    fn durations_print_like_go_and_format_truncated_to_milliseconds() {
+        let cases = [
+            (0, "0s", "0s"),
+            (999_999, "999.999µs", "0s"),
+            (1_500_000, "1.5ms", "1ms"),
+            (93_500_123_456, "1m33.500123456s", "1m33.5s"),
+            (7_200_000_000_000, "2h0m0s", "2h0m0s"),
+            (-61_001_000_000, "-1m1.001s", "-1m1.001s"),
+            (999, "999ns", "0s"),
+            (3_723_004_005_006, "1h2m3.004005006s", "1h2m3.004s"),
+            (i64::MAX, "2562047h47m16.854775807s", "2562047h47m16.854s"),
+            (i64::MIN, "-2562047h47m16.854775808s", "-2562047h47m16.854s"),
+        ];
+        for (nanos, printed, formatted) in cases {
+            assert_eq!(go_duration(nanos), printed);
+            assert_eq!(
+                format_duration(&json!(nanos)).as_deref(),
+                Some(formatted),
+                "{nanos}"
+            );
+            assert_eq!(
+                format_duration(&json!(printed)).as_deref(),
+                Some(formatted),
+                "{printed}"
+            );
+        }
+        assert_eq!(format_duration(&json!("2us")).as_deref(), Some("0s"));
+        for bad in [
+            json!(""),
+            json!("1"),
+            json!("1x"),
+            json!(".s"),
+            json!(1.5),
+            json!("99999999999h"),
+        ] {
+            assert_eq!(format_duration(&bad), None, "{bad}");
+        }
+        let v = vars("CONDITION_SNAPSHOT_SUCCESS");
+        assert_eq!(
+            render("{{ .Duration }} {{ .FormatDuration .Duration }}", &v).unwrap(),
+            "1m33.500123456s 1m33.5s"
+        );
+    }
+
+    #[test]
+    fn methods_work_in_pipelines_ranges_and_withs() {
+        let v = vars("CONDITION_SNAPSHOT_SUCCESS");
+        let out = render(
+            r#"{{ .CurTime | .FormatTime }} {{ .SnapshotStats.DataAdded | .FormatSizeBytes }} {{ $.EventName .Event | printf "%q" }}"#,
+            &v,
+        );
+        assert_eq!(
+            out.unwrap(),
+            "2024-05-01T10:20:30+02:00 1.536 MB \"snapshot success\""
+        );
+        let out = render(
+            "{{ range $i, $p := .Plan.Paths }}{{ if $i }}, {{ end }}{{ $.ShellEscape $p }}{{ end }}",
+            &v,
+        );
+        assert_eq!(out.unwrap(), "/home/me, /etc");
+        let out = render(
+            "{{ with .SnapshotStats }}{{ .FilesNew }} new, {{ $.FormatSizeBytes .DataAdded }}{{ else }}no stats{{ end }}",
+            &v,
+        );
+        assert_eq!(out.unwrap(), "3 new, 1.536 MB");
+        let out = render(
+            r#"{{ printf "%.1f s, %d files" .SnapshotStats.TotalDuration .SnapshotStats.TotalFilesProcessed }}"#,
+            &v,
+        );
+        assert_eq!(out.unwrap(), "12.5 s, 2017 files");
+    }
+
+    #[test]
+    fn methods_check_argument_count_and_type() {
+        let v = vars("CONDITION_SNAPSHOT_SUCCESS");
+        let e = render("{{ .FormatTime }}", &v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "template:1:4: error calling FormatTime: wrong number of args for FormatTime: want 1 got 0"
+        );
+        let e = render("{{ .ShellEscape 1 }}", &v).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "template:1:4: error calling ShellEscape: wrong type for value; expected string; got int"
+        );
+        assert_eq!(
+            render("{{ .Summary 1 }}", &v).unwrap_err().message(),
+            "error calling Summary: wrong number of args for Summary: want 0 got 1"
+        );
+    }
+}
