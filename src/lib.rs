@@ -14,4 +14,5 @@ pub mod orchestrator;
 pub mod proto;
 pub mod restic;
 pub mod schedule;
+pub mod template;
 pub mod util;
