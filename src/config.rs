@@ -551,6 +551,7 @@ impl Config {
                 }
             }
         }
+        crate::hooks::validate_config(self, &mut problems);
         if problems.is_empty() {
             Ok(())
         } else {
