@@ -56,6 +56,7 @@ impl Orchestrator {
             Ok((plan, repo, restic))
         })();
         let outcome = target.and_then(|(plan, repo, restic)| {
+            self.snapshot_start_hooks(&op, &config, plan, repo, dry_run, cancel)?;
             let done = self.backup(&mut op, &config, plan, repo, &restic, dry_run, cancel)?;
             Ok((plan, repo, restic, done))
         });
@@ -105,6 +106,11 @@ impl Orchestrator {
             }
         }
 
+        let (status, message, code) =
+            match self.snapshot_end_hooks(&mut op, &config, dry_run, cancel) {
+                Some(f) => (f.status, f.message, f.code),
+                None => (status, message, code),
+            };
         match status {
             OperationStatus::Success | OperationStatus::Warning => Ok(()),
             _ => Err(ApiError::new(code, message)),
@@ -377,6 +383,10 @@ impl Orchestrator {
             log::error!("recording forget: {e}");
             return Vec::new();
         }
+        if let Some(f) = self.inline_forget_hooks(config, plan, repo, &mut op, None, cancel) {
+            log::info!("plan \"{}\": forget skipped: {}", plan.id, f.message);
+            return Vec::new();
+        }
         let mut args = flags;
         args.extend([
             "--tag".into(),
@@ -401,6 +411,8 @@ impl Orchestrator {
         }
         op.unix_time_end_ms = now_ms();
         self.save(&mut op);
+        let done = Some(op.status);
+        self.inline_forget_hooks(config, plan, repo, &mut op, done, cancel);
         removed_ids
     }
 }

@@ -7,6 +7,7 @@
 //! one through its restic `CancelHandle`.
 
 mod backup;
+mod hooks;
 mod index;
 mod repo_tasks;
 pub mod scheduler;
@@ -178,6 +179,10 @@ struct Queued {
     op_id: i64,
     task: Task,
     responder: Option<Responder>,
+    /// A retry waits until then (hooks' RETRY policies).
+    not_before: Option<Instant>,
+    /// How often the task has been retried.
+    retries: u32,
 }
 
 struct Running {
@@ -191,6 +196,8 @@ struct QueueState {
     next_seq: u64,
     running: Option<Running>,
     stopping: bool,
+    /// Set by the running task when a hook asks for it to be retried.
+    retry: Option<crate::hooks::OnError>,
 }
 
 /// What the worker needs from the rest of the daemon.
@@ -297,6 +304,8 @@ impl Orchestrator {
             op_id,
             task,
             responder,
+            not_before: None,
+            retries: 0,
         });
         drop(st);
         self.wake.notify_all();
@@ -342,6 +351,7 @@ impl Orchestrator {
                     "operation cancelled by user request",
                 )));
             }
+            self.notify_done(&q.task);
             return;
         }
         if let Some(r) = &st.running
@@ -415,10 +425,12 @@ impl Orchestrator {
                     if st.stopping {
                         return;
                     }
+                    let now = Instant::now();
                     let best = st
                         .tasks
                         .iter()
                         .enumerate()
+                        .filter(|(_, q)| q.not_before.is_none_or(|t| t <= now))
                         .max_by(|(_, a), (_, b)| {
                             a.priority.cmp(&b.priority).then(b.seq.cmp(&a.seq))
                         })
@@ -431,7 +443,17 @@ impl Orchestrator {
                         });
                         break q;
                     }
-                    st = self.wake.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = match st.tasks.iter().filter_map(|q| q.not_before).min() {
+                        Some(t) => {
+                            let wait = t.saturating_duration_since(now);
+                            let (st, _) = self
+                                .wake
+                                .wait_timeout(st, wait)
+                                .unwrap_or_else(|p| p.into_inner());
+                            st
+                        }
+                        None => self.wake.wait(st).unwrap_or_else(|p| p.into_inner()),
+                    };
                 }
             };
             let cancel = self
@@ -446,14 +468,27 @@ impl Orchestrator {
                 }
                 other => self.run_repo_task(q.op_id, other, &cancel),
             };
-            self.lock().running = None;
+            let retry = {
+                let mut st = self.lock();
+                st.running = None;
+                st.retry.take()
+            };
             self.wake.notify_all();
+            if let Some(policy) = retry {
+                self.retry_later(q, policy);
+                continue;
+            }
             if let Some(r) = q.responder {
                 r(result);
             }
-            for tx in self.done.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-                let _ = tx.send(q.task.clone());
-            }
+            self.notify_done(&q.task);
+        }
+    }
+
+    /// Tells the subscribers (the scheduler) that a task is over.
+    fn notify_done(&self, task: &Task) {
+        for tx in self.done.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = tx.send(task.clone());
         }
     }
 

@@ -43,6 +43,7 @@ impl Orchestrator {
             {
                 log::warn!("repo \"{}\": unlock before task: {e}", repo.id);
             }
+            self.repo_task_start_hooks(task, &config, repo, op.as_ref(), cancel)?;
             match task {
                 Task::Forget {
                     plan_id,
@@ -100,6 +101,11 @@ impl Orchestrator {
             op.unix_time_end_ms = now_ms();
             self.save(op);
         }
+        let (status, message, code) =
+            match self.repo_task_end_hooks(task, &config, op.as_mut(), cancel) {
+                Some(f) => (f.status, f.message, f.code),
+                None => (status, message, code),
+            };
         if status == OperationStatus::Success
             && let Task::Prune { repo_id } = task
         {
