@@ -10,6 +10,7 @@ const USAGE: &str = "\
 footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
 
 Usage: footrest [OPTIONS]
+       footrest hook test <plan|repo> <id> <index>   fire one hook (see footrest hook --help)
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
         .and_then(|s| footrest::logger::parse_level(&s))
         .unwrap_or(log::LevelFilter::Info);
     footrest::logger::init(level);
-    match parse_args(std::env::args_os().skip(1).collect()) {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "hook") {
+        return footrest::hooks::cli::main(args[1..].to_vec());
+    }
+    match parse_args(args) {
         Ok(Command::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
