@@ -5,4 +5,5 @@ mod api;
 mod backup;
 mod common;
 mod config;
+mod hooks;
 mod schedule;
