@@ -689,6 +689,47 @@ fn a_retry_hook_makes_the_backup_pending_then_it_succeeds() {
     assert_eq!(st, ["STATUS_ERROR", "STATUS_SUCCESS"], "{h:#?}");
 }
 
+/// A backup waiting for its retry can be cancelled: it ends USER_CANCELLED and its waiting
+/// Backup call is answered.
+#[test]
+fn cancelling_a_backup_waiting_for_its_retry_answers_its_call() {
+    let hooks = json!([command(
+        &[START],
+        "ON_ERROR_RETRY_10MINUTES",
+        "exit 1".into()
+    )]);
+    let s = setup(&[], json!([]), json!({"hooks": hooks}));
+    let port = s.d.port;
+    let call = std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/Backup",
+            &[("Content-Type", "application/json")],
+            br#"{"value":"plan1"}"#,
+        )
+    });
+    let pending = s.d.wait_for(
+        "the backup waiting for its retry",
+        Duration::from_secs(30),
+        || {
+            backups(&s.d)
+                .into_iter()
+                .find(|o| o["displayMessage"] == "waiting for retry, current backoff delay: 10m0s")
+        },
+    );
+    assert_eq!(pending["status"], "STATUS_PENDING");
+    s.d.ok("Cancel", json!({"operationId": pending["id"]}));
+    let r = call.join().unwrap();
+    assert_eq!(
+        (r.status, r.json()["code"].clone()),
+        (499, json!("canceled"))
+    );
+    let b = &backups(&s.d)[0];
+    assert_eq!(b["status"], "STATUS_USER_CANCELLED");
+    assert_eq!(b["displayMessage"], "cancelled by user request");
+}
+
 /// A hook target that never answers fails its hook after the timeout and the backup goes on;
 /// a command hook past its timeout is stopped.
 #[test]
