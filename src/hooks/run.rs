@@ -85,7 +85,6 @@ pub struct Firing<'a> {
 /// hook at most once, for the first of `events` it listens to — and records each run as an
 /// `operationRunHook` operation in the parent's flow, with its own log. Stops at the first hook
 /// whose failure policy is not IGNORE.
-#[allow(clippy::too_many_arguments)]
 pub fn fire(
     oplog: &OpLog,
     logs: &LogStore,

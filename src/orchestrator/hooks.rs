@@ -13,9 +13,11 @@
 //! a task that already failed cannot change its outcome.
 //!
 //! A waiting retry lives in the queue, in memory, with the operation showing its next attempt
-//! as its start time. After a restart it is not resumed: like every PENDING operation it is
-//! dropped at startup (SPEC.md §6), and a scheduled task runs at its next scheduled time, with
-//! the backoff starting over.
+//! as its start time. It is not resumed after a restart: a stopping daemon ends it
+//! SYSTEM_CANCELLED like every queued task, a crashed one leaves a PENDING operation that
+//! startup drops (SPEC.md §6); a scheduled task then runs at its next scheduled time, with the
+//! backoff starting over. Persisting it would mean resuming a half-done flow (the hooks that
+//! already ran) after an unknown time; the schedule is the sensible recomputation.
 
 use super::{Failure, Orchestrator, Queued, Task};
 use crate::api::{ApiError, Code};

@@ -500,11 +500,25 @@ fn command_hooks_run_in_order_around_the_backup() {
                 summary.display()
             )
         ),
+        command(
+            &["CONDITION_FORGET_START", "CONDITION_FORGET_SUCCESS"],
+            "ON_ERROR_IGNORE",
+            format!("echo '{{{{ .Task }}}}: {{{{ .EventName .Event }}}}' >> {o}")
+        ),
     ]);
-    let s = setup(&[], json!([repo_hook]), json!({"hooks": plan_hooks}));
+    let s = setup(
+        &[],
+        json!([repo_hook]),
+        json!({"hooks": plan_hooks, "retention": {"policyKeepLastN": 1}}),
+    );
     s.d.ok("Backup", json!({"value": "plan1"}));
     let text = std::fs::read_to_string(&out).unwrap();
-    assert_eq!(text, "repo repo1\nplan plan1 snapshot start 0\n");
+    assert_eq!(
+        text,
+        "repo repo1\nplan plan1 snapshot start 0\n\
+         forget for plan \"plan1\" in repo \"repo1\": forget start\n\
+         forget for plan \"plan1\" in repo \"repo1\": forget success\n"
+    );
     let snap = snapshot_ids(&s.repo);
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
