@@ -103,7 +103,7 @@ fn handle(s: TcpStream, seen: &Mutex<Vec<Seen>>) {
     let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
 }
 
-/// A daemon with the given environment, repo "repo1" (with `repo_hooks`) and plan "plan1" over
+/// A daemon with the given environment, repo "repo1" (with `repo_hooks`) and plan "hookplan" over
 /// a small source tree (with `plan`'s fields).
 struct Setup {
     d: Daemon,
@@ -131,7 +131,7 @@ fn setup_in(work: TempDir, env: &[(&str, String)], repo_hooks: Value, plan: Valu
     });
     let mut c = add_repo(&d, "repo1", &repo);
     c["repos"][0]["hooks"] = repo_hooks;
-    let mut p = json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]});
+    let mut p = json!({"id": "hookplan", "repo": "repo1", "paths": [src.to_str().unwrap()]});
     for (k, v) in plan.as_object().unwrap() {
         p[k] = v.clone();
     }
@@ -146,7 +146,7 @@ fn setup_in(work: TempDir, env: &[(&str, String)], repo_hooks: Value, plan: Valu
 }
 
 fn plan_ops(d: &Daemon) -> Vec<Value> {
-    d.operations(json!({"selector": {"planId": "plan1"}}))
+    d.operations(json!({"selector": {"planId": "hookplan"}}))
 }
 
 fn backups(d: &Daemon) -> Vec<Value> {
@@ -245,7 +245,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
             assert_eq!(v.len(), 1, "{event}: one request to {p}: {seen:#?}");
             v[0]
         };
-        let text = format!("{event} plan1");
+        let text = format!("{event} hookplan");
         let r = one("/wh/post");
         assert_eq!(
             (r.method.as_str(), r.target.as_str()),
@@ -262,12 +262,15 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
         );
         let content = r.json()["content"].as_str().unwrap().to_string();
         if event == "snapshot start" {
-            assert!(content.starts_with("\nBackrest Notification for Snapshot Start\nTask: \"backup for plan \"plan1\"\" at "), "{content}");
-            assert!(content.contains("Plan: plan1 \nPaths: \n- /"), "{content}");
+            assert!(content.starts_with("\nBackrest Notification for Snapshot Start\nTask: \"backup for plan \"hookplan\"\" at "), "{content}");
+            assert!(
+                content.contains("Plan: hookplan \nPaths: \n- /"),
+                "{content}"
+            );
         } else if event == "snapshot success" {
             assert!(
                 content.starts_with(
-                    "\nBackrest Snapshot Notification\nTask: backup for plan \"plan1\" at "
+                    "\nBackrest Snapshot Notification\nTask: backup for plan \"hookplan\" at "
                 ),
                 "{content}"
             );
@@ -291,7 +294,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
         assert_eq!(r.target, "/gotify/message?token=SECRET5");
         assert_eq!(
             r.json(),
-            json!({"message": text, "title": "footrest plan1", "priority": 5})
+            json!({"message": text, "title": "footrest hookplan", "priority": 5})
         );
         let hc = by_path("/hc/SECRET6");
         assert_eq!(hc.len(), 1, "{seen:#?}");
@@ -312,7 +315,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
         } else {
             assert_eq!(end.len(), 1);
             assert_eq!(end[0].target, "/hcend/SECRET7/log");
-            assert_eq!(end[0].body, "snapshot end plan1");
+            assert_eq!(end[0].body, "snapshot end hookplan");
         }
         let r = one("/tg/bot111:SECRET8/sendMessage");
         assert_eq!(
@@ -324,7 +327,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
         let priority = if event == "snapshot error" { 4 } else { 3 };
         assert_eq!(
             r.json(),
-            json!({"topic": "SECRET9", "message": text, "title": "plan1", "priority": priority})
+            json!({"topic": "SECRET9", "message": text, "title": "hookplan", "priority": priority})
         );
         assert_eq!(r.headers["authorization"], "Bearer tk_SECRET10");
         let r = one("/kuma/api/push/SECRET11");
@@ -377,7 +380,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
         assert_eq!(seen.len(), want, "{event}: {seen:#?}");
     };
     // 1. A backup that makes a snapshot: START, then SUCCESS (END for the END-only hook).
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     let seen = rec.take();
     let b = &backups(&s.d)[0];
     assert_eq!(b["status"], "STATUS_SUCCESS");
@@ -390,19 +393,19 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
     for h in &hooks_run {
         assert_eq!(h["status"], "STATUS_SUCCESS", "{h}");
         assert_eq!(h["flowId"], b["flowId"]);
-        assert_eq!(h["planId"], "plan1");
+        assert_eq!(h["planId"], "hookplan");
         let log = hook_log(&s.d, h);
         assert!(log.contains("answered status 200"), "{log}");
         assert!(!log.contains("SECRET"), "a hook log shows a secret: {log}");
     }
     assert_eq!(
         hooks_run[0]["operationRunHook"]["name"],
-        "webhook hook plan/plan1/hook/0"
+        "webhook hook plan/hookplan/hook/0"
     );
     assert_eq!(hooks_run[0]["operationRunHook"]["condition"], START);
     assert_eq!(
         hooks_run[2]["operationRunHook"]["name"],
-        "discord hook plan/plan1/hook/2"
+        "discord hook plan/hookplan/hook/2"
     );
     assert_eq!(
         hooks_run[15]["operationRunHook"]["condition"],
@@ -410,7 +413,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
     );
 
     // 2. Nothing changed: SKIPPED.
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     let seen = rec.take();
     let (start, end) = split_start_end(&seen);
     check("snapshot start", &start, "");
@@ -420,7 +423,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
     let mut c = s.d.ok("GetConfig", json!({}));
     c["plans"][0]["paths"] = json!([src, "/proc/self/mem"]);
     s.d.ok("SetConfig", c);
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     let seen = rec.take();
     let warned = backups(&s.d)
         .into_iter()
@@ -438,7 +441,7 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
     let mut c = s.d.ok("GetConfig", json!({}));
     c["plans"][0]["paths"] = json!(["/nonexistent/footrest"]);
     s.d.ok("SetConfig", c);
-    let (status, _) = s.d.rpc("Backup", json!({"value": "plan1"}));
+    let (status, _) = s.d.rpc("Backup", json!({"value": "hookplan"}));
     assert_ne!(status, 200);
     let seen = rec.take();
     let (start, end) = split_start_end(&seen);
@@ -511,19 +514,20 @@ fn command_hooks_run_in_order_around_the_backup() {
         json!([repo_hook]),
         json!({"hooks": plan_hooks, "retention": {"policyKeepLastN": 1}}),
     );
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     let text = std::fs::read_to_string(&out).unwrap();
     assert_eq!(
         text,
-        "repo repo1\nplan plan1 snapshot start 0\n\
-         forget for plan \"plan1\" in repo \"repo1\": forget start\n\
-         forget for plan \"plan1\" in repo \"repo1\": forget success\n"
+        "repo repo1\nplan hookplan snapshot start 0\n\
+         forget for plan \"hookplan\" in repo \"repo1\": forget start\n\
+         forget for plan \"hookplan\" in repo \"repo1\": forget success\n"
     );
     let snap = snapshot_ids(&s.repo);
     let summary = std::fs::read_to_string(&summary).unwrap();
     assert!(
-        summary
-            .starts_with("\nBackrest Snapshot Notification\nTask: backup for plan \"plan1\" at "),
+        summary.starts_with(
+            "\nBackrest Snapshot Notification\nTask: backup for plan \"hookplan\" at "
+        ),
         "{summary}"
     );
     assert!(
@@ -549,8 +553,8 @@ fn command_hooks_run_in_order_around_the_backup() {
         names,
         [
             "command hook repo/repo1/hook/0",
-            "command hook plan/plan1/hook/0",
-            "command hook plan/plan1/hook/1"
+            "command hook plan/hookplan/hook/0",
+            "command hook plan/hookplan/hook/1"
         ]
     );
     assert!(h.iter().all(|o| o["status"] == "STATUS_SUCCESS"));
@@ -583,14 +587,14 @@ fn a_failing_cancel_hook_cancels_the_backup_and_skips_later_hooks() {
         ),
     ]);
     let s = setup(&[], json!([]), json!({"hooks": hooks}));
-    let (status, body) = s.d.rpc("Backup", json!({"value": "plan1"}));
+    let (status, body) = s.d.rpc("Backup", json!({"value": "hookplan"}));
     assert_eq!(status, 499, "{body}");
     assert_eq!(body["code"], "canceled");
     let b = &backups(&s.d)[0];
     assert_eq!(b["status"], "STATUS_USER_CANCELLED", "{b}");
     assert_eq!(
         b["displayMessage"],
-        "cancelled by command hook plan/plan1/hook/0 (snapshot start): exited with status 1"
+        "cancelled by command hook plan/hookplan/hook/0 (snapshot start): exited with status 1"
     );
     assert!(snapshot_ids(&s.repo).is_empty());
     assert!(!marker.exists(), "the later hook was skipped");
@@ -604,7 +608,7 @@ fn a_failing_cancel_hook_cancels_the_backup_and_skips_later_hooks() {
 fn a_failing_fatal_hook_fails_the_backup() {
     let hooks = json!([command(&[START], "ON_ERROR_FATAL", "exit 2".into())]);
     let s = setup(&[], json!([]), json!({"hooks": hooks}));
-    let (status, body) = s.d.rpc("Backup", json!({"value": "plan1"}));
+    let (status, body) = s.d.rpc("Backup", json!({"value": "hookplan"}));
     assert_eq!(
         (status, body["code"].as_str()),
         (409, Some("aborted")),
@@ -614,7 +618,7 @@ fn a_failing_fatal_hook_fails_the_backup() {
     assert_eq!(b["status"], "STATUS_ERROR");
     assert_eq!(
         b["displayMessage"],
-        "snapshot start hook failed: command hook plan/plan1/hook/0: exited with status 2"
+        "snapshot start hook failed: command hook plan/hookplan/hook/0: exited with status 2"
     );
     assert!(snapshot_ids(&s.repo).is_empty());
     let h = hook_ops(&s.d, b);
@@ -627,7 +631,7 @@ fn a_failing_fatal_hook_fails_the_backup() {
 fn a_failing_ignore_hook_leaves_the_backup_successful() {
     let hooks = json!([command(&[START], "ON_ERROR_IGNORE", "exit 5".into())]);
     let s = setup(&[], json!([]), json!({"hooks": hooks}));
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     let b = &backups(&s.d)[0];
     assert_eq!(b["status"], "STATUS_SUCCESS");
     assert_eq!(snapshot_ids(&s.repo).len(), 1);
@@ -669,7 +673,7 @@ fn a_retry_hook_makes_the_backup_pending_then_it_succeeds() {
             "POST",
             "/v1.Backrest/Backup",
             &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
+            br#"{"value":"hookplan"}"#,
         );
         (r.status, Instant::now())
     });
@@ -720,7 +724,7 @@ fn cancelling_a_backup_waiting_for_its_retry_answers_its_call() {
             "POST",
             "/v1.Backrest/Backup",
             &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
+            br#"{"value":"hookplan"}"#,
         )
     });
     let pending = s.d.wait_for(
@@ -759,7 +763,7 @@ fn hooks_that_never_finish_time_out_and_the_backup_goes_on() {
     ];
     let s = setup(&env, json!([]), json!({"hooks": hooks}));
     let started = Instant::now();
-    s.d.ok("Backup", json!({"value": "plan1"}));
+    s.d.ok("Backup", json!({"value": "hookplan"}));
     assert!(
         started.elapsed() < Duration::from_secs(20),
         "{:?}",
@@ -851,11 +855,11 @@ fn a_bad_hook_is_refused_by_set_config() {
     );
     let m = body["message"].as_str().unwrap();
     assert!(
-        m.contains("plan \"plan1\": hooks[0]: command: template:1:6: "),
+        m.contains("plan \"hookplan\": hooks[0]: command: template:1:6: "),
         "{m}"
     );
     assert!(
-        m.contains("plan \"plan1\": hooks[1]: unknown condition \"CONDITION_SOMETIMES\""),
+        m.contains("plan \"hookplan\": hooks[1]: unknown condition \"CONDITION_SOMETIMES\""),
         "{m}"
     );
 }
