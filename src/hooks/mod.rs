@@ -70,7 +70,7 @@ pub struct Settings {
     pub command_timeout: Duration,
     /// Multiplies retry delays (`FOOTREST_HOOK_RETRY_SCALE`, default 1; tests use a small one).
     pub retry_scale: f64,
-    /// Telegram's Bot API (`FOOTREST_TELEGRAM_API`, default https://api.telegram.org).
+    /// Telegram's Bot API (`FOOTREST_TELEGRAM_API`, default `https://api.telegram.org`).
     pub telegram_api: String,
     /// Discord, for `discord://` Shoutrrr URLs (`FOOTREST_DISCORD_API`).
     pub discord_api: String,
