@@ -70,6 +70,7 @@ impl Daemon {
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
+        let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let app = Arc::new(App {
             store,
             config,
@@ -77,6 +78,7 @@ impl Daemon {
             orchestrator,
             restic_cmd: s.restic_cmd.clone(),
             data_dir: s.data_dir.clone(),
+            auth,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;

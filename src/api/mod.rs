@@ -1,13 +1,19 @@
 //! HTTP: the listener, the fixed pool of handler threads, routing, and the RPC handlers.
 //!
-//! A tiny_http server accepts connections; `handlers` named threads call `recv()` and answer
-//! each request. Read-only RPCs are answered on the handler thread; Backup hands its request to
-//! the worker (see `orchestrator::Responder`) so a long backup never pins a handler thread.
+//! The front door (`front`) accepts connections and reads whole requests under size and time
+//! limits, then hands them to a tiny_http server on a private Unix socket; `handlers` named threads
+//! call `recv()`, check credentials (`auth`) and answer each request. Read-only RPCs are answered
+//! on the handler thread; Backup hands its request to the worker (see `orchestrator::Responder`)
+//! so a long backup never pins a handler thread.
 
+mod auth;
 mod connect;
+mod front;
 mod rpc;
 
+pub use auth::routes;
 pub use connect::{ApiError, Code};
+pub use front::Limits;
 
 use crate::config::{Config, ConfigStore};
 use crate::oplog::OpLog;
@@ -15,15 +21,33 @@ use crate::orchestrator::Orchestrator;
 use std::io::{self, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 use tiny_http::{Header, Method, Request, Response};
 
 /// Largest request body accepted (configs are a few KB; this leaves ample room).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
-/// Idle and slow clients are dropped after this long without progress.
-pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Set when the HTTP side failed for good; the daemon then exits non-zero (see `main`).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the HTTP side failed for good (the process should exit with a failure status so that
+/// its supervisor restarts it).
+pub fn failed() -> bool {
+    FAILED.load(Ordering::SeqCst)
+}
+
+/// Records a fatal HTTP failure and asks the daemon to stop (SIGTERM to ourselves).
+fn fail(why: &str) {
+    if !FAILED.swap(true, Ordering::SeqCst) {
+        log::error!("http: {why}; stopping so that the supervisor restarts footrest");
+        // SAFETY: plain syscalls with valid arguments.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+    }
+}
 
 /// Everything the handlers share.
 pub struct App {
@@ -33,6 +57,7 @@ pub struct App {
     pub orchestrator: Arc<Orchestrator>,
     pub restic_cmd: String,
     pub data_dir: PathBuf,
+    pub auth: crate::auth::Authenticator,
 }
 
 /// The running HTTP side: the tiny_http server and its handler threads.
@@ -40,30 +65,40 @@ pub struct Server {
     http: Arc<tiny_http::Server>,
     threads: Vec<JoinHandle<()>>,
     addr: std::net::SocketAddr,
+    front: front::Front,
+    stopping: Arc<AtomicBool>,
+    socket: PathBuf,
 }
 
 impl Server {
-    /// Binds and starts `handlers` handler threads.
+    /// Starts the front door on `listener` and `handlers` handler threads.
     pub fn start(app: Arc<App>, listener: TcpListener, handlers: usize) -> io::Result<Server> {
-        set_socket_timeouts(&listener, SOCKET_TIMEOUT)?;
         let addr = listener.local_addr()?;
-        let http = tiny_http::Server::from_listener(listener, None)
+        let (unix, socket) = front::internal_listener(&app.data_dir)?;
+        let http = tiny_http::Server::from_listener(unix, None)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let http = Arc::new(http);
+        let stopping = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         for i in 0..handlers.max(1) {
             let http = Arc::clone(&http);
             let app = Arc::clone(&app);
+            let stopping = Arc::clone(&stopping);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
-                    .spawn(move || handler_loop(&app, &http))?,
+                    .spawn(move || handler_loop(&app, &http, &stopping))?,
             );
         }
+        let limits = Limits::for_this_process(MAX_BODY);
+        let front = front::Front::start(listener, socket.clone(), limits, Box::new(fail))?;
         Ok(Server {
             http,
             threads,
             addr,
+            front,
+            stopping,
+            socket,
         })
     }
 
@@ -73,6 +108,8 @@ impl Server {
 
     /// Stops every handler thread (one `unblock` wakes one thread) and joins them.
     pub fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.front.stop();
         for _ in &self.threads {
             self.http.unblock();
         }
@@ -81,36 +118,11 @@ impl Server {
                 log::error!("a handler thread panicked: {p:?}");
             }
         }
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
-/// Sets SO_RCVTIMEO/SO_SNDTIMEO on the listening socket; Linux copies them to accepted sockets,
-/// so a client that stops sending cannot hold a connection thread forever.
-fn set_socket_timeouts(listener: &TcpListener, t: Duration) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let tv = libc::timeval {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: a valid socket fd and a correctly sized timeval.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
-    Ok(())
-}
-
-fn handler_loop(app: &Arc<App>, http: &tiny_http::Server) {
+fn handler_loop(app: &Arc<App>, http: &tiny_http::Server, stopping: &AtomicBool) {
     loop {
         match http.recv() {
             Ok(req) => {
@@ -123,6 +135,9 @@ fn handler_loop(app: &Arc<App>, http: &tiny_http::Server) {
             }
             // `unblock()` (shutdown) and a dead listener both end up here.
             Err(e) => {
+                if !stopping.load(Ordering::SeqCst) {
+                    fail(&format!("the request queue failed: {e}"));
+                }
                 log::debug!("handler thread stopping: {e}");
                 return;
             }
@@ -162,6 +177,12 @@ fn respond_error(req: Request, status: u16, e: &ApiError) {
 
 fn handle(app: &Arc<App>, req: Request) {
     let path = req.url().split('?').next().unwrap_or("").to_string();
+    if !auth::is_public(&path)
+        && let Err(denied) = auth::authenticate(app, &req)
+    {
+        auth::respond_denied(req, &path, &denied);
+        return;
+    }
     if let Some(method) = path
         .strip_prefix("/v1.Backrest/")
         .or_else(|| path.strip_prefix("/v1.Authentication/"))

@@ -69,6 +69,8 @@ pub struct Daemon {
     pub port: u16,
     pub dir: TempDir,
     pub log: Arc<Mutex<String>>,
+    /// An `Authorization` header value sent with every `rpc`/`ok` call (auth-enabled configs).
+    pub auth: Option<String>,
 }
 
 pub struct Opts {
@@ -163,6 +165,7 @@ impl Daemon {
             port,
             dir,
             log,
+            auth: None,
         }
     }
 
@@ -180,10 +183,14 @@ impl Daemon {
 
     /// POSTs a unary RPC; panics on a transport error, returns (status, parsed JSON body).
     pub fn rpc(&self, method: &str, body: Value) -> (u16, Value) {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &self.auth {
+            headers.push(("Authorization", a));
+        }
         let r = self.request(
             "POST",
             &format!("/v1.Backrest/{method}"),
-            &[("Content-Type", "application/json")],
+            &headers,
             body.to_string().as_bytes(),
         );
         (r.status, r.json())
@@ -307,7 +314,10 @@ pub fn http(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !body.is_empty() || method == "POST" {
+    let has_length = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    if (!body.is_empty() || method == "POST") && !has_length {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
@@ -360,6 +370,13 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
     out
+}
+
+/// An HTTP Basic `Authorization` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {b}")
 }
 
 /// Runs restic directly against a repo (for test setup and checks).
