@@ -101,25 +101,29 @@ impl Limits {
     }
 }
 
-/// Binds the private Unix socket tiny_http listens on: `<data>/http.sock` (0600), or a file in
+/// Where the private Unix socket tiny_http listens on lives: `<data>/http.sock`, or a file in
 /// the temp dir when that path is too long for a socket address.
-pub fn internal_listener(
-    data_dir: &std::path::Path,
-) -> io::Result<(std::os::unix::net::UnixListener, PathBuf)> {
-    use std::os::unix::fs::PermissionsExt;
+pub fn internal_socket_path(data_dir: &std::path::Path) -> io::Result<PathBuf> {
     std::fs::create_dir_all(data_dir)?;
-    let mut path = data_dir.join("http.sock");
-    if path.as_os_str().len() > 100 {
-        let mut r = [0u8; 8];
-        crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
-        let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
-        path = std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id()));
+    let path = data_dir.join("http.sock");
+    if path.as_os_str().len() <= 100 {
+        return Ok(path);
     }
-    // A socket left by a killed daemon (the data dir lock says no other daemon runs here).
-    let _ = std::fs::remove_file(&path);
-    let listener = std::os::unix::net::UnixListener::bind(&path)?;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    Ok((listener, path))
+    let mut r = [0u8; 8];
+    crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
+    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id())))
+}
+
+/// Binds the private socket (mode 0600), replacing a stale one.
+pub fn bind_internal(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    // Left by a killed daemon or a failed listener (the data dir lock says no other daemon
+    // uses it).
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
 }
 
 fn nofile_limit() -> u64 {
@@ -137,6 +141,12 @@ fn nofile_limit() -> u64 {
     }
 }
 
+/// What the front door calls when things break beyond its reach.
+pub struct Hooks {
+    pub fatal: Box<dyn Fn(&str) + Send>,
+    pub upstream_down: Box<dyn Fn() + Send>,
+}
+
 /// The running front door.
 pub struct Front {
     stop: Arc<AtomicBool>,
@@ -146,12 +156,14 @@ pub struct Front {
 
 impl Front {
     /// Starts the front thread on `listener`, forwarding to the Unix socket at `upstream`.
-    /// `on_fatal` runs (once) if the listener fails for good.
+    /// `hooks.fatal` runs if the listener fails for good; `hooks.upstream_down` when nothing
+    /// listens on `upstream` any more (tiny_http's accept thread died: it panics when it cannot
+    /// dup an accepted socket) — it should start a new one.
     pub fn start(
         listener: TcpListener,
         upstream: PathBuf,
         limits: Limits,
-        on_fatal: Box<dyn Fn(&str) + Send>,
+        hooks: Hooks,
     ) -> io::Result<Front> {
         listener.set_nonblocking(true)?;
         let (wake_rx, wake) = UnixStream::pair()?;
@@ -178,7 +190,9 @@ impl Front {
                     budget_used: 0,
                     accept_errors: 0,
                     last_evict_log: None,
-                    on_fatal,
+                    last_repair: None,
+                    fd_ceiling: None,
+                    hooks,
                 };
                 front.run();
             })?;
@@ -221,6 +235,8 @@ enum State {
         sent: usize,
         response: Vec<u8>,
         response_sent: usize,
+        /// Bytes received from tiny_http so far.
+        relayed: usize,
         up_done: bool,
     },
     /// Writing an answer of our own (an error), then draining.
@@ -263,7 +279,10 @@ struct Loop {
     budget_used: usize,
     accept_errors: u32,
     last_evict_log: Option<Instant>,
-    on_fatal: Box<dyn Fn(&str) + Send>,
+    last_repair: Option<Instant>,
+    /// Client connections that fit in the fds actually left, learned from EMFILE (expires).
+    fd_ceiling: Option<(usize, Instant)>,
+    hooks: Hooks,
 }
 
 /// What a poll entry belongs to.
@@ -312,6 +331,7 @@ impl Loop {
                         response,
                         response_sent,
                         up_done,
+                        ..
                     } => {
                         let mut up_events = 0;
                         if sent < &request.len() {
@@ -414,7 +434,7 @@ impl Loop {
                         continue;
                     }
                     let _ = sock.set_nodelay(true);
-                    if self.conns.len() >= self.limits.max_clients && !self.evict_oldest() {
+                    if self.open_count() >= self.client_cap() && !self.evict_oldest() {
                         // Every slot is busy with a request in flight: refuse this one.
                         let e = ApiError::new(Code::Unavailable, "server busy, retry later");
                         let _ = (&sock).write(&error_response(503, &e));
@@ -447,7 +467,7 @@ impl Loop {
                             self.accept_errors += 1;
                             log::error!("http: accept failed: {e}");
                             if self.accept_errors >= 50 {
-                                (self.on_fatal)(&format!("the listener keeps failing: {e}"));
+                                (self.hooks.fatal)(&format!("the listener keeps failing: {e}"));
                                 self.stop.store(true, Ordering::SeqCst);
                             } else {
                                 std::thread::sleep(Duration::from_millis(20));
@@ -474,8 +494,9 @@ impl Loop {
             );
             self.last_evict_log = Some(now);
         }
-        if self.evict_oldest() {
-            self.remove_closed();
+        let before = self.open_count();
+        self.lower_ceiling();
+        if self.open_count() < before {
             return;
         }
         self.spare = None;
@@ -489,8 +510,8 @@ impl Loop {
         }
     }
 
-    /// Closes the connection that has been sending its request the longest. False when every
-    /// connection has a request in flight.
+    /// Closes the connection that has been sending its request the longest (indices stay valid
+    /// until `remove_closed`). False when every connection has a request in flight.
     fn evict_oldest(&mut self) -> bool {
         let victim = self
             .conns
@@ -514,13 +535,37 @@ impl Loop {
                     self.last_evict_log = Some(now);
                 }
                 self.close(i);
-                self.remove_closed();
                 true
             }
             None => false,
         }
     }
 
+    /// How many client connections may be open now.
+    fn client_cap(&self) -> usize {
+        match self.fd_ceiling {
+            Some((n, at)) if at.elapsed() < Duration::from_secs(60) => {
+                n.min(self.limits.max_clients)
+            }
+            _ => self.limits.max_clients,
+        }
+    }
+
+    /// Out of fds: from now on (for a minute) keep the connections to what fits with room for
+    /// the requests in flight (three fds each), and close the oldest unfinished ones down to it.
+    fn lower_ceiling(&mut self) {
+        let room = 3 * self.limits.max_active + 2;
+        let ceiling = self.open_count().saturating_sub(room).max(1);
+        self.fd_ceiling = Some((ceiling, Instant::now()));
+        while self.open_count() > ceiling && self.evict_oldest() {}
+        self.remove_closed();
+    }
+
+    fn open_count(&self) -> usize {
+        self.conns.iter().filter(|c| !c.closed).count()
+    }
+
+    /// Marks a connection closed; its fd is released by `remove_closed`.
     fn close(&mut self, i: usize) {
         let c = &mut self.conns[i];
         if let State::Reading { reserved, .. } = &mut c.state {
@@ -749,11 +794,31 @@ impl Loop {
                 Ok(s) => s,
                 Err(e) => {
                     let code = e.raw_os_error().unwrap_or(0);
-                    if matches!(
-                        code,
-                        libc::EMFILE | libc::ENFILE | libc::EAGAIN | libc::ENOBUFS
-                    ) {
-                        return; // retried on the next turn
+                    if matches!(code, libc::EMFILE | libc::ENFILE) {
+                        // Make room (our end and tiny_http's two), retry on the next turn.
+                        self.lower_ceiling();
+                        return;
+                    }
+                    if matches!(code, libc::ECONNREFUSED | libc::ENOENT) {
+                        // Nobody listens: have the listener replaced (at most every 200 ms),
+                        // with a few fds freed for it, and retry.
+                        let now = Instant::now();
+                        if self
+                            .last_repair
+                            .is_none_or(|t| now.duration_since(t) > Duration::from_millis(200))
+                        {
+                            self.last_repair = Some(now);
+                            self.evict_oldest();
+                            self.evict_oldest();
+                            self.remove_closed();
+                            (self.hooks.upstream_down)();
+                        }
+                        return;
+                    }
+                    if matches!(code, libc::EAGAIN | libc::ENOBUFS) {
+                        // A full backlog, or the listener being replaced: retried next turn
+                        // until the request has waited `idle` (see `sweep_deadlines`).
+                        return;
                     }
                     log::error!("http: cannot reach the request handlers: {e}");
                     let err = ApiError::new(Code::Unavailable, "request handlers unavailable");
@@ -775,6 +840,7 @@ impl Loop {
                 sent: 0,
                 response: Vec::new(),
                 response_sent: 0,
+                relayed: 0,
                 up_done: false,
             };
             self.conns[i].progress = Instant::now();
@@ -792,6 +858,7 @@ impl Loop {
             sent,
             response,
             response_sent,
+            relayed,
             up_done,
         } = &mut self.conns[i].state
         else {
@@ -821,7 +888,10 @@ impl Loop {
                         *up_done = true;
                         break;
                     }
-                    Ok(n) => response.extend_from_slice(&chunk[..n]),
+                    Ok(n) => {
+                        response.extend_from_slice(&chunk[..n]);
+                        *relayed += n;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
@@ -839,12 +909,19 @@ impl Loop {
         let State::Forwarding {
             response,
             response_sent,
+            relayed,
             up_done,
             ..
         } = &mut c.state
         else {
             return;
         };
+        if *up_done && *relayed == 0 {
+            // tiny_http closed without a word (its listener died with the request in its
+            // backlog): tell the client to retry rather than drop the connection.
+            let e = ApiError::new(Code::Unavailable, "request handlers restarting, retry");
+            return self.answer(i, 503, &e);
+        }
         while *response_sent < response.len() {
             match (&c.client).write(&response[*response_sent..]) {
                 Ok(n) => {
@@ -889,6 +966,10 @@ impl Loop {
                     ..
                 } if idle && response_sent < &response.len() => self.close(i),
                 State::Draining { until } if now >= *until => self.close(i),
+                State::Queued { .. } if idle => {
+                    let e = ApiError::new(Code::Unavailable, "request handlers unavailable");
+                    self.answer(i, 503, &e);
+                }
                 _ => {}
             }
         }

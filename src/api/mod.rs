@@ -28,6 +28,37 @@ use tiny_http::{Header, Method, Request, Response};
 
 /// Largest request body accepted (configs are a few KB; this leaves ample room).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
+/// Deepest JSON nesting accepted in a request. Real messages nest under ten levels; serde_json
+/// stops at 128 for values it builds but skips ignored (unknown) fields at any depth.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether `body`'s JSON nests deeper than `max` (a byte scan that skips strings).
+pub fn json_too_deep(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
 
 /// Set when the HTTP side failed for good; the daemon then exits non-zero (see `main`).
 static FAILED: AtomicBool = AtomicBool::new(false);
@@ -60,45 +91,103 @@ pub struct App {
     pub auth: crate::auth::Authenticator,
 }
 
-/// The running HTTP side: the tiny_http server and its handler threads.
+/// The running HTTP side: the front door, the tiny_http server and its handler threads.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
+    shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     addr: std::net::SocketAddr,
     front: front::Front,
-    stopping: Arc<AtomicBool>,
+}
+
+/// What the handler threads share: the current tiny_http server (replaced if its accept thread
+/// dies) and the shutdown flag.
+struct Shared {
+    current: Mutex<Arc<tiny_http::Server>>,
     socket: PathBuf,
+    handlers: usize,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn current(&self) -> Arc<tiny_http::Server> {
+        Arc::clone(&self.current.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// tiny_http's accept thread ends for good on its first error (an `Err` from `recv`), or
+    /// panics when it cannot dup an accepted socket (the front door then finds nobody listening):
+    /// bind the socket again, start a new server, and move every handler thread over to it.
+    /// One attempt; Ok when `failed` is no longer the current server.
+    fn replace(&self, failed: &Arc<tiny_http::Server>, why: &str) -> io::Result<()> {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&cur, failed) || self.stopping.load(Ordering::SeqCst) {
+            return Ok(()); // done already, or shutting down
+        }
+        let server = front::bind_internal(&self.socket).and_then(|l| {
+            tiny_http::Server::from_listener(l, None).map_err(|e| io::Error::other(e.to_string()))
+        })?;
+        log::warn!("http: the internal listener failed ({why}); started a new one");
+        *cur = Arc::new(server);
+        drop(cur);
+        for _ in 0..self.handlers {
+            failed.unblock();
+        }
+        Ok(())
+    }
+
+    /// `replace`, retried for up to ten seconds; past that the daemon stops (non-zero exit).
+    fn replace_or_fail(&self, failed: &Arc<tiny_http::Server>, why: &str) {
+        for _ in 0..100 {
+            match self.replace(failed, why) {
+                Ok(()) => return,
+                Err(e) => log::debug!("http: restarting the internal listener: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        fail("the internal listener cannot be restarted");
+    }
 }
 
 impl Server {
     /// Starts the front door on `listener` and `handlers` handler threads.
     pub fn start(app: Arc<App>, listener: TcpListener, handlers: usize) -> io::Result<Server> {
         let addr = listener.local_addr()?;
-        let (unix, socket) = front::internal_listener(&app.data_dir)?;
-        let http = tiny_http::Server::from_listener(unix, None)
+        let socket = front::internal_socket_path(&app.data_dir)?;
+        let http = tiny_http::Server::from_listener(front::bind_internal(&socket)?, None)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let http = Arc::new(http);
-        let stopping = Arc::new(AtomicBool::new(false));
+        let handlers = handlers.max(1);
+        let shared = Arc::new(Shared {
+            current: Mutex::new(Arc::new(http)),
+            socket: socket.clone(),
+            handlers,
+            stopping: AtomicBool::new(false),
+        });
         let mut threads = Vec::new();
-        for i in 0..handlers.max(1) {
-            let http = Arc::clone(&http);
+        for i in 0..handlers {
             let app = Arc::clone(&app);
-            let stopping = Arc::clone(&stopping);
+            let shared = Arc::clone(&shared);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
-                    .spawn(move || handler_loop(&app, &http, &stopping))?,
+                    .spawn(move || handler_loop(&app, &shared))?,
             );
         }
         let limits = Limits::for_this_process(MAX_BODY);
-        let front = front::Front::start(listener, socket.clone(), limits, Box::new(fail))?;
+        let for_front = Arc::clone(&shared);
+        let hooks = front::Hooks {
+            fatal: Box::new(fail),
+            upstream_down: Box::new(move || {
+                let http = for_front.current();
+                if let Err(e) = for_front.replace(&http, "nothing listens on it") {
+                    log::debug!("http: restarting the internal listener: {e}");
+                }
+            }),
+        };
+        let front = front::Front::start(listener, socket, limits, hooks)?;
         Ok(Server {
-            http,
+            shared,
             threads,
             addr,
             front,
-            stopping,
-            socket,
         })
     }
 
@@ -106,24 +195,26 @@ impl Server {
         self.addr
     }
 
-    /// Stops every handler thread (one `unblock` wakes one thread) and joins them.
+    /// Stops the front door, then every handler thread (one `unblock` wakes one thread), joins.
     pub fn stop(self) {
-        self.stopping.store(true, Ordering::SeqCst);
+        self.shared.stopping.store(true, Ordering::SeqCst);
         self.front.stop();
+        let http = self.shared.current();
         for _ in &self.threads {
-            self.http.unblock();
+            http.unblock();
         }
         for t in self.threads {
             if let Err(p) = t.join() {
                 log::error!("a handler thread panicked: {p:?}");
             }
         }
-        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.shared.socket);
     }
 }
 
-fn handler_loop(app: &Arc<App>, http: &tiny_http::Server, stopping: &AtomicBool) {
+fn handler_loop(app: &Arc<App>, shared: &Shared) {
     loop {
+        let http = shared.current();
         match http.recv() {
             Ok(req) => {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -133,14 +224,14 @@ fn handler_loop(app: &Arc<App>, http: &tiny_http::Server, stopping: &AtomicBool)
                     log::error!("a request handler panicked; the request was answered 500");
                 }
             }
-            // `unblock()` (shutdown) and a dead listener both end up here.
-            Err(e) => {
-                if !stopping.load(Ordering::SeqCst) {
-                    fail(&format!("the request queue failed: {e}"));
-                }
-                log::debug!("handler thread stopping: {e}");
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => {
+                log::debug!("handler thread stopping");
                 return;
             }
+            // An OS error is tiny_http's accept thread dying; anything else is an `unblock()`
+            // that moves this thread to a replaced server.
+            Err(e) if e.raw_os_error().is_some() => shared.replace_or_fail(&http, &e.to_string()),
+            Err(_) => {}
         }
     }
 }
@@ -263,5 +354,30 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
         respond_error(req, 413, &e);
         return;
     }
+    // JSON is UTF-8 (RFC 8259); serde_json does not check the strings of fields it ignores.
+    if std::str::from_utf8(&body).is_err() {
+        let e = ApiError::invalid("invalid request: the body is not valid UTF-8");
+        respond_error(req, 400, &e);
+        return;
+    }
+    if json_too_deep(&body, MAX_JSON_DEPTH) {
+        let e = ApiError::invalid(format!(
+            "invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        ));
+        respond_error(req, 400, &e);
+        return;
+    }
     rpc::dispatch(app, req, service, &method, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_depth_is_counted_outside_strings() {
+        use super::json_too_deep;
+        assert!(!json_too_deep(br#"{"a":[{"b":1}]}"#, 3));
+        assert!(json_too_deep(br#"{"a":[{"b":[1]}]}"#, 3));
+        assert!(!json_too_deep(br#"{"a":"[[[[[[\"[[[["}"#, 1));
+        assert!(json_too_deep(&[b'['; 65], 64));
+    }
 }

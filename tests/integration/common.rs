@@ -78,6 +78,8 @@ pub struct Opts {
     pub config: Option<Value>,
     pub restic: String,
     pub env: Vec<(String, String)>,
+    /// RLIMIT_NOFILE (soft and hard) for the daemon.
+    pub nofile: Option<u64>,
 }
 
 impl Default for Opts {
@@ -87,6 +89,7 @@ impl Default for Opts {
             config: None,
             restic: restic_bin(),
             env: Vec::new(),
+            nofile: None,
         }
     }
 }
@@ -127,6 +130,22 @@ impl Daemon {
             .stderr(Stdio::piped());
         for (k, v) in &opts.env {
             cmd.env(k, v);
+        }
+        if let Some(n) = opts.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only an async-signal-safe syscall between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
         }
         let mut child = cmd.spawn().expect("footrest starts");
         let stderr = child.stderr.take().unwrap();
