@@ -107,11 +107,12 @@ impl Daemon {
     /// Stops accepting requests, lets the running task finish within the grace period, joins.
     pub fn stop(self) {
         log::info!("stopping");
-        self.server.stop();
+        let http = self.server.stop();
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");
         }
+        http.finish();
         log::info!("stopped");
     }
 }

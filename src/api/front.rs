@@ -150,6 +150,7 @@ pub struct Hooks {
 /// The running front door.
 pub struct Front {
     stop: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
     wake: UnixStream,
     thread: Option<JoinHandle<()>>,
 }
@@ -170,6 +171,8 @@ impl Front {
         wake_rx.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = Arc::clone(&stop);
+        let draining = Arc::new(AtomicBool::new(false));
+        let draining2 = Arc::clone(&draining);
         log::debug!(
             "http: at most {} connections, {} requests in flight, idle timeout {:?}",
             limits.max_clients,
@@ -180,7 +183,8 @@ impl Front {
             .name("http-front".into())
             .spawn(move || {
                 let mut front = Loop {
-                    listener,
+                    listener: Some(listener),
+                    draining: draining2,
                     upstream,
                     limits,
                     conns: Vec::new(),
@@ -198,13 +202,26 @@ impl Front {
             })?;
         Ok(Front {
             stop,
+            draining,
             wake,
             thread: Some(thread),
         })
     }
 
-    /// Stops accepting, closes every client connection and joins the thread.
-    pub fn stop(mut self) {
+    /// Closes the listener and every connection without a request in flight; requests in
+    /// flight still get their answers (e.g. a Backup the worker answers while shutting down).
+    pub fn stop_accepting(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        let _ = (&self.wake).write(&[1]);
+    }
+
+    /// Waits up to `wait` for the answers in flight, then closes everything and joins.
+    pub fn finish(mut self, wait: Duration) {
+        self.stop_accepting();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         self.stop.store(true, Ordering::SeqCst);
         let _ = (&self.wake).write(&[1]);
         if let Some(t) = self.thread.take()
@@ -269,7 +286,9 @@ impl Conn {
 }
 
 struct Loop {
-    listener: TcpListener,
+    /// None once draining.
+    listener: Option<TcpListener>,
+    draining: Arc<AtomicBool>,
     upstream: PathBuf,
     limits: Limits,
     conns: Vec<Conn>,
@@ -299,6 +318,14 @@ impl Loop {
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut slots: Vec<Slot> = Vec::new();
         while !self.stop.load(Ordering::SeqCst) {
+            if self.draining.load(Ordering::SeqCst) {
+                if self.listener.take().is_some() {
+                    self.start_shutdown();
+                }
+                if self.conns.is_empty() {
+                    break;
+                }
+            }
             self.dispatch_queued();
             fds.clear();
             slots.clear();
@@ -311,7 +338,9 @@ impl Loop {
                 slots.push(slot);
             };
             push(self.wake.as_raw_fd(), libc::POLLIN, Slot::Wake);
-            push(self.listener.as_raw_fd(), libc::POLLIN, Slot::Listener);
+            if let Some(l) = &self.listener {
+                push(l.as_raw_fd(), libc::POLLIN, Slot::Listener);
+            }
             for (i, c) in self.conns.iter().enumerate() {
                 let fd = c.client.as_raw_fd();
                 match &c.state {
@@ -425,9 +454,28 @@ impl Loop {
         ms
     }
 
+    /// Draining begins: connections without a request in flight are closed (queued ones are
+    /// told 503).
+    fn start_shutdown(&mut self) {
+        for i in 0..self.conns.len() {
+            match self.conns[i].state {
+                State::Reading { .. } => self.close(i),
+                State::Queued { .. } => {
+                    let e = ApiError::new(Code::Unavailable, "footrest is shutting down");
+                    self.answer(i, 503, &e);
+                }
+                _ => {}
+            }
+        }
+        self.remove_closed();
+    }
+
     fn accept_some(&mut self) {
         for _ in 0..64 {
-            match self.listener.accept() {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
                 Ok((sock, addr)) => {
                     self.accept_errors = 0;
                     if sock.set_nonblocking(true).is_err() {
@@ -500,7 +548,7 @@ impl Loop {
             return;
         }
         self.spare = None;
-        if let Ok((sock, _)) = self.listener.accept() {
+        if let Some(Ok((sock, _))) = self.listener.as_ref().map(|l| l.accept()) {
             drop(sock);
         }
         self.spare = open_spare();
@@ -775,6 +823,9 @@ impl Loop {
 
     /// Hands queued requests to tiny_http, oldest first, while slots are free.
     fn dispatch_queued(&mut self) {
+        if self.listener.is_none() {
+            return; // draining: the handlers are gone
+        }
         let mut active = self.active();
         if active >= self.limits.max_active {
             return;

@@ -195,10 +195,12 @@ impl Server {
         self.addr
     }
 
-    /// Stops the front door, then every handler thread (one `unblock` wakes one thread), joins.
-    pub fn stop(self) {
+    /// Stops accepting, then every handler thread (one `unblock` wakes one thread), joins them.
+    /// Answers still in flight (a Backup the worker answers while it shuts down) reach their
+    /// clients until `Stopping::finish`.
+    pub fn stop(self) -> Stopping {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        self.front.stop();
+        self.front.stop_accepting();
         let http = self.shared.current();
         for _ in &self.threads {
             http.unblock();
@@ -208,7 +210,35 @@ impl Server {
                 log::error!("a handler thread panicked: {p:?}");
             }
         }
-        let _ = std::fs::remove_file(&self.shared.socket);
+        Stopping {
+            front: Some(self.front),
+            socket: self.shared.socket.clone(),
+        }
+    }
+}
+
+/// A stopped server whose last answers may still be on their way (see `Server::stop`).
+pub struct Stopping {
+    front: Option<front::Front>,
+    socket: PathBuf,
+}
+
+impl Stopping {
+    /// Lets answers in flight finish (a few seconds at most), then closes the front door.
+    pub fn finish(mut self) {
+        if let Some(f) = self.front.take() {
+            f.finish(std::time::Duration::from_secs(3));
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        if let Some(f) = self.front.take() {
+            f.finish(std::time::Duration::ZERO);
+            let _ = std::fs::remove_file(&self.socket);
+        }
     }
 }
 

@@ -315,3 +315,58 @@ fn fd_exhaustion_then_recovery() {
         }
     }
 }
+
+/// SIGTERM while a client waits on a Backup: the daemon stops accepting, but the waiting
+/// client still gets its answer once the backup ends (within the grace period).
+#[test]
+fn sigterm_during_a_backup_still_answers_the_waiting_client() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = TempDir::new("sigterm");
+    let wrapper = work.path().join("slow-restic");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = backup ]; then sleep 2; fi\nexec '{}' \"$@\"\n",
+            crate_which(&restic_bin())
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = work.path().join("src");
+    make_source(&src);
+    let mut d = Daemon::start_with(Opts {
+        restic: wrapper.to_str().unwrap().into(),
+        ..Default::default()
+    });
+    add_repo(&d, "repo1", &work.path().join("repo"));
+    set_plans(
+        &d,
+        vec![serde_json::json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]})],
+    );
+    let port = d.port;
+    let waiting =
+        std::thread::spawn(move || raw(port, post("/v1.Backrest/Backup", br#"{"value":"plan1"}"#)));
+    std::thread::sleep(Duration::from_millis(700));
+    let status = d.stop();
+    let (code, body) = waiting.join().unwrap();
+    assert_eq!(
+        code,
+        200,
+        "the waiting client got {code} {body}\n{}",
+        d.log()
+    );
+    assert!(status.success(), "{status:?}");
+    // The listener is closed.
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+fn crate_which(cmd: &str) -> String {
+    if cmd.contains('/') {
+        return cmd.to_string();
+    }
+    let out = std::process::Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
