@@ -225,7 +225,8 @@ fn basic_auth_is_cached() {
     let t_auth = run(&locked, Some(&basic));
     eprintln!("200 requests: no auth {t_open:?}, Basic auth {t_auth:?}");
     assert!(
-        t_auth < t_open * 3 + Duration::from_millis(500),
+        // 200 bcrypts would take over 10 s; the margin is for a loaded CI machine.
+        t_auth < t_open * 4 + Duration::from_secs(1),
         "no auth {t_open:?}, Basic {t_auth:?}"
     );
 }
