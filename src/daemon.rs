@@ -67,10 +67,10 @@ impl Daemon {
             restic_cmd: s.restic_cmd.clone(),
         });
         unlock_after_crash(&config, &s.restic_cmd, &interrupted);
+        let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
-        let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let app = Arc::new(App {
             store,
             config,

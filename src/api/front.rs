@@ -243,12 +243,14 @@ enum State {
         head: Option<Head>,
         reserved: usize,
     },
-    /// A complete request waiting for a slot in tiny_http.
-    Queued { request: Vec<u8> },
+    /// A complete request waiting for a slot in tiny_http. `reserved`: its share of the body
+    /// budget, held until the request is written to tiny_http.
+    Queued { request: Vec<u8>, reserved: usize },
     /// Handed over: writing the request to tiny_http, relaying its answer.
     Forwarding {
         up: UnixStream,
         request: Vec<u8>,
+        reserved: usize,
         sent: usize,
         response: Vec<u8>,
         response_sent: usize,
@@ -341,12 +343,17 @@ impl Loop {
             if let Some(l) = &self.listener {
                 push(l.as_raw_fd(), libc::POLLIN, Slot::Listener);
             }
+            let budget_used = self.budget_used;
             for (i, c) in self.conns.iter().enumerate() {
                 let fd = c.client.as_raw_fd();
                 match &c.state {
                     State::Reading { head, reserved, .. } => {
+                        // A large body waits (unpolled) until the shared budget has room;
+                        // checked again on every turn.
                         let waiting_for_budget = head.as_ref().is_some_and(|h| {
-                            h.content_length > SMALL_BODY && *reserved < h.content_length
+                            h.content_length > SMALL_BODY
+                                && *reserved < h.content_length
+                                && budget_used + h.content_length > self.limits.body_budget
                         });
                         if !waiting_for_budget {
                             push(fd, libc::POLLIN, Slot::Client(i));
@@ -613,14 +620,23 @@ impl Loop {
         self.conns.iter().filter(|c| !c.closed).count()
     }
 
+    /// Gives back a connection's share of the body budget.
+    fn release(&mut self, i: usize) {
+        match &mut self.conns[i].state {
+            State::Reading { reserved, .. }
+            | State::Queued { reserved, .. }
+            | State::Forwarding { reserved, .. } => {
+                self.budget_used -= *reserved;
+                *reserved = 0;
+            }
+            _ => {}
+        }
+    }
+
     /// Marks a connection closed; its fd is released by `remove_closed`.
     fn close(&mut self, i: usize) {
-        let c = &mut self.conns[i];
-        if let State::Reading { reserved, .. } = &mut c.state {
-            self.budget_used -= *reserved;
-            *reserved = 0;
-        }
-        c.closed = true;
+        self.release(i);
+        self.conns[i].closed = true;
     }
 
     fn remove_closed(&mut self) {
@@ -635,10 +651,7 @@ impl Loop {
             self.conns[i].peer,
             e.message
         );
-        if let State::Reading { reserved, .. } = &mut self.conns[i].state {
-            self.budget_used -= *reserved;
-            *reserved = 0;
-        }
+        self.release(i);
         self.conns[i].state = State::Answering {
             out: error_response(status, e),
             sent: 0,
@@ -733,7 +746,8 @@ impl Loop {
                         }
                         self.budget_used += need;
                         *reserved = need;
-                        buf.reserve(need);
+                        // Room for the body and the rewritten head, so that no copy is made.
+                        buf.reserve(need + 256);
                     }
                     (h.len + h.content_length).saturating_sub(buf.len())
                 }
@@ -786,22 +800,21 @@ impl Loop {
         }
         if self.request_complete(i) {
             let State::Reading {
-                buf,
+                buf: mut request,
                 head: Some(h),
                 reserved,
             } = std::mem::replace(
                 &mut self.conns[i].state,
                 State::Queued {
                     request: Vec::new(),
+                    reserved: 0,
                 },
             )
             else {
                 return;
             };
-            self.budget_used -= reserved;
-            let mut request = h.rewritten;
-            request.extend_from_slice(&buf[h.len..]);
-            self.conns[i].state = State::Queued { request };
+            request.splice(..h.len, h.rewritten);
+            self.conns[i].state = State::Queued { request, reserved };
         }
     }
 
@@ -877,7 +890,7 @@ impl Loop {
                     continue;
                 }
             };
-            let State::Queued { request } = std::mem::replace(
+            let State::Queued { request, reserved } = std::mem::replace(
                 &mut self.conns[i].state,
                 State::Draining {
                     until: Instant::now(),
@@ -888,6 +901,7 @@ impl Loop {
             self.conns[i].state = State::Forwarding {
                 up,
                 request,
+                reserved,
                 sent: 0,
                 response: Vec::new(),
                 response_sent: 0,
@@ -906,6 +920,7 @@ impl Loop {
         let State::Forwarding {
             up,
             request,
+            reserved,
             sent,
             response,
             response_sent,
@@ -921,6 +936,8 @@ impl Loop {
                     *sent += n;
                     if *sent >= request.len() {
                         *request = Vec::new();
+                        self.budget_used -= *reserved;
+                        *reserved = 0;
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
