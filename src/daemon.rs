@@ -73,6 +73,7 @@ impl Daemon {
             restic_cmd: s.restic_cmd.clone(),
         });
         unlock_after_crash(&config, &s.restic_cmd, &interrupted);
+        let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
@@ -86,6 +87,7 @@ impl Daemon {
             orchestrator,
             restic_cmd: s.restic_cmd.clone(),
             data_dir: s.data_dir.clone(),
+            auth,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;
@@ -115,12 +117,13 @@ impl Daemon {
     /// Stops accepting requests, lets the running task finish within the grace period, joins.
     pub fn stop(self) {
         log::info!("stopping");
-        self.server.stop();
         self.scheduler.stop();
+        let http = self.server.stop();
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");
         }
+        http.finish();
         log::info!("stopped");
     }
 }

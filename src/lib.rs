@@ -4,6 +4,7 @@
 //! the threads and how they talk.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod logger;

@@ -10,6 +10,11 @@ const USAGE: &str = "\
 footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
 
 Usage: footrest [OPTIONS]
+       footrest hash-password < password-file
+
+Commands:
+  hash-password         read a password on stdin, print its hash for a user's
+                        passwordBcrypt in config.json (Backrest's encoding)
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -24,6 +29,11 @@ Options:
   -V, --version         print the version
 
 Environment: FOOTREST_LOG=error|warn|info|debug sets the log level (default info).
+  FOOTREST_HTTP_TIMEOUT_MS   idle timeout of HTTP connections (default 30000)
+  FOOTREST_HTTP_MAX_CLIENTS  HTTP connections open at once (default from the fd limit)
+
+Locked out? Stop footrest, remove the users (or set disabled to true) under auth in
+config.json, start it again and set a new password from the UI or with hash-password.
 ";
 
 fn main() -> ExitCode {
@@ -42,6 +52,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve(settings)) => serve(&settings),
+        Ok(Command::HashPassword) => hash_password(),
         Err(e) => {
             eprintln!("footrest: {e}\n\nRun footrest --help for usage.");
             ExitCode::from(2)
@@ -61,13 +72,39 @@ fn serve(settings: &Settings) -> ExitCode {
         log::error!("waiting for signals: {e}");
     }
     d.stop();
+    if footrest::api::failed() {
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
+}
+
+/// Reads one password from stdin (a trailing newline is not part of it), prints its hash.
+fn hash_password() -> ExitCode {
+    use std::io::Read;
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().take(4096).read_to_string(&mut input) {
+        eprintln!("footrest: reading the password from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    match footrest::auth::hash_password(password) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("footrest: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 enum Command {
     Help,
     Version,
     Serve(Settings),
+    HashPassword,
 }
 
 fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
@@ -90,6 +127,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
                 data_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
+            Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
             Long("shutdown-grace") => {
                 grace = string(p.value())?
                     .parse()

@@ -34,7 +34,7 @@ pub const BACKREST_METHODS: &[&str] = &[
 ];
 
 /// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
-const BACKREST_PENDING: &[&str] = &[
+pub const BACKREST_PENDING: &[&str] = &[
     "Restore",
     "GetOperationEvents",
     "ListSnapshotFiles",
@@ -46,14 +46,15 @@ const BACKREST_PENDING: &[&str] = &[
     "GetSummaryDashboard",
 ];
 
-const AUTH_PENDING: &[&str] = &["Login", "HashPassword"];
+/// The Authentication service's methods (open without credentials).
+pub const AUTH_METHODS: &[&str] = &["Login", "HashPassword"];
 
 pub fn exists(service: Service, method: &str) -> bool {
     match service {
         Service::Backrest => {
             BACKREST_METHODS.contains(&method) || BACKREST_PENDING.contains(&method)
         }
-        Service::Authentication => AUTH_PENDING.contains(&method),
+        Service::Authentication => AUTH_METHODS.contains(&method),
     }
 }
 
@@ -62,6 +63,13 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "Backup") => return backup(app, req, body),
         (Service::Backrest, "DoRepoTask") => return do_repo_task(app, req, body),
         (Service::Backrest, "Forget") => return forget(app, req, body),
+        _ => {}
+    }
+    match (service, method) {
+        (Service::Authentication, "Login") => return super::auth::login(app, req, body),
+        (Service::Authentication, "HashPassword") => {
+            return super::auth::hash_password(app, req, body);
+        }
         _ => {}
     }
     let result = match (service, method) {

@@ -2,7 +2,10 @@
 //! The restic binary comes from FOOTREST_TEST_RESTIC (tests/run.sh runs 0.14 and 0.18).
 
 mod api;
+mod auth;
 mod backup;
 mod common;
 mod config;
+mod hostile;
 mod schedule;
+mod secrets;
