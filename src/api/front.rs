@@ -957,8 +957,12 @@ impl Loop {
                         break;
                     }
                     Ok(n) => {
+                        let first = *relayed == 0;
                         response.extend_from_slice(&chunk[..n]);
                         *relayed += n;
+                        if first {
+                            mark_connection_close(response);
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -1216,6 +1220,16 @@ fn reason(status: u16) -> &'static str {
 }
 
 /// A complete HTTP/1.1 answer with a Connect error body; the connection closes after it.
+/// tiny_http drops a `Connection` header set on a response, yet it closes the connection after
+/// each forwarded request: say so to the client, right after the status line, so that clients
+/// do not send their next request on a connection that is about to close.
+fn mark_connection_close(response: &mut Vec<u8>) {
+    if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
+        let at = end + 2;
+        response.splice(at..at, b"Connection: close\r\n".iter().copied());
+    }
+}
+
 fn error_response(status: u16, e: &ApiError) -> Vec<u8> {
     let body = e.body();
     format!(
