@@ -202,6 +202,12 @@ impl Index {
 
     // ---- loading: many upserts, secondary orders built once at the end ----
 
+    /// Starts from a checkpoint's entries (sorted by id, all live).
+    pub fn set_entries(&mut self, entries: Vec<Entry>) {
+        self.entries = entries;
+        self.dead = 0;
+    }
+
     /// Inserts or replaces while loading. Returns the replaced entry, if any.
     pub fn load_upsert(&mut self, e: Entry) -> Option<Entry> {
         if self.entries.last().is_none_or(|l| l.id < e.id) {
@@ -266,18 +272,21 @@ impl Index {
         self.entries.retain(|e| e.live());
         self.entries.shrink_to_fit();
         self.dead = 0;
-        for m in &mut self.members {
-            m.clear();
+        // Exact sizes: these lists are most of the index's memory.
+        let mut counts = vec![0usize; self.members.len()];
+        for e in &self.entries {
+            if let Some(c) = counts.get_mut(e.group as usize) {
+                *c += 1;
+            }
         }
+        self.members = counts.into_iter().map(Vec::with_capacity).collect();
         for (p, e) in self.entries.iter().enumerate() {
             if let Some(m) = self.members.get_mut(e.group as usize) {
                 m.push(p as u32);
             }
         }
-        for m in &mut self.members {
-            m.shrink_to_fit();
-        }
         let entries = &self.entries;
+        self.by_flow = Vec::new();
         let mut by_flow: Vec<u32> = (0..entries.len() as u32).collect();
         by_flow.sort_unstable_by_key(|&p| {
             let e = &entries[p as usize];

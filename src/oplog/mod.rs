@@ -396,9 +396,7 @@ impl OpLog {
         let mut from: BTreeMap<u32, u64> = nums.iter().map(|n| (*n, 0)).collect();
         if let Some(cp) = store::read_checkpoint(dir).filter(|cp| checkpoint_fits(dir, cp, &nums)) {
             st.index.set_keys(cp.keys);
-            for e in cp.entries {
-                st.index.load_upsert(e);
-            }
+            st.index.set_entries(cp.entries);
             scan.max_id = cp.counters.0;
             scan.max_modno = cp.counters.1;
             for (n, len, live, _) in &cp.segs {
@@ -434,6 +432,12 @@ impl OpLog {
             }
         }
         st.index.finish_load();
+        // Loading grew and dropped buffers; hand what is free back to the system.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free heap memory.
+        unsafe {
+            libc::malloc_trim(0);
+        }
         for (n, live) in &scan.live {
             if let Some(s) = st.store.segs.get_mut(n) {
                 s.live = (*live).max(0) as u64;
@@ -518,8 +522,10 @@ impl OpLog {
             }
             st.segments_seen = st.store.segs.len();
         }
-        let ckpt_due =
-            st.since_checkpoint > self.opts.segment_bytes.max((st.index.len() as u64) * 64);
+        // The tail open must scan stays small (about 30 bytes per operation, at least 1 MiB)
+        // while the checkpoint (about 54 bytes per operation) is written at most about twice
+        // per byte of appended log.
+        let ckpt_due = st.since_checkpoint > (1u64 << 20).max((st.index.len() as u64) * 32);
         if ckpt_due {
             if let Err(e) = self.checkpoint(st) {
                 log::warn!("operation log checkpoint: {e}");
@@ -818,9 +824,13 @@ impl OpLog {
         for op in &hot {
             self.write_op(st, op)?;
         }
-        let live: Vec<Entry> = st.index.entries().copied().collect();
         st.store
-            .write_checkpoint(st.index.keys(), &live, (st.max_id, st.max_modno))
+            .write_checkpoint(
+                st.index.keys(),
+                st.index.len(),
+                st.index.entries(),
+                (st.max_id, st.max_modno),
+            )
             .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))?;
         st.since_checkpoint = 0;
         Ok(())

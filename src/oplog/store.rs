@@ -192,7 +192,7 @@ impl Store {
             read_at += got as u64;
             have += got;
             let mut start = 0;
-            while let Some(nl) = memchr(&buf[start..have]) {
+            while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
                 let end = start + nl;
                 f(&buf[start..end], pos + start as u64);
                 start = end + 1;
@@ -398,49 +398,72 @@ impl Store {
     }
 
     /// Writes the checkpoint of `entries` (no hot ones) covering every segment as it is now.
-    pub fn write_checkpoint(
+    pub fn write_checkpoint<'e>(
         &self,
         keys: &[GroupKey],
-        entries: &[Entry],
+        count: usize,
+        entries: impl Iterator<Item = &'e Entry>,
         counters: (i64, i64),
     ) -> io::Result<()> {
-        let mut b = Vec::with_capacity(64 + entries.len() * ENTRY_BYTES);
-        b.extend_from_slice(MAGIC);
-        b.extend_from_slice(&counters.0.to_le_bytes());
-        b.extend_from_slice(&counters.1.to_le_bytes());
-        b.extend_from_slice(&(self.segs.len() as u32).to_le_bytes());
+        let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
+        let mut w = CrcWriter {
+            inner: io::BufWriter::with_capacity(1 << 16, File::create(&tmp)?),
+            crc: !0,
+        };
+        w.put(MAGIC)?;
+        w.put(&counters.0.to_le_bytes())?;
+        w.put(&counters.1.to_le_bytes())?;
+        w.put(&(self.segs.len() as u32).to_le_bytes())?;
         for (n, s) in &self.segs {
-            b.extend_from_slice(&n.to_le_bytes());
-            b.extend_from_slice(&s.len.to_le_bytes());
-            b.extend_from_slice(&s.live.to_le_bytes());
-            b.extend_from_slice(&s.ino.to_le_bytes());
+            w.put(&n.to_le_bytes())?;
+            w.put(&s.len.to_le_bytes())?;
+            w.put(&s.live.to_le_bytes())?;
+            w.put(&s.ino.to_le_bytes())?;
         }
-        b.extend_from_slice(&(keys.len() as u32).to_le_bytes());
+        w.put(&(keys.len() as u32).to_le_bytes())?;
         for k in keys {
             for s in [&k.repo_id, &k.repo_guid, &k.plan_id, &k.instance_id] {
-                b.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                b.extend_from_slice(s.as_bytes());
+                w.put(&(s.len() as u32).to_le_bytes())?;
+                w.put(s.as_bytes())?;
             }
-            b.push(kind_number(k.kind));
+            w.put(&[kind_number(k.kind)])?;
         }
-        b.extend_from_slice(&(entries.len() as u64).to_le_bytes());
+        w.put(&(count as u64).to_le_bytes())?;
+        let mut written = 0;
         for e in entries {
-            for v in [e.id, e.modno, e.start_ms, e.flow_id] {
-                b.extend_from_slice(&v.to_le_bytes());
+            let mut b = [0u8; ENTRY_BYTES];
+            for (i, v) in [e.id, e.modno, e.start_ms, e.flow_id].iter().enumerate() {
+                b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
             }
-            for v in [e.seg, e.off, e.len, e.group, e.snap] {
-                b.extend_from_slice(&v.to_le_bytes());
+            for (i, v) in [e.seg, e.off, e.len, e.group, e.snap].iter().enumerate() {
+                b[32 + i * 4..36 + i * 4].copy_from_slice(&v.to_le_bytes());
             }
-            b.push(e.status);
-            b.push(e.flags);
+            b[52] = e.status;
+            b[53] = e.flags;
+            w.put(&b)?;
+            written += 1;
         }
-        let crc = format::crc32(&b);
-        b.extend_from_slice(&crc.to_le_bytes());
-        let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));
-        let mut f = File::create(&tmp)?;
-        f.write_all(&b)?;
-        f.sync_data()?;
+        if written != count {
+            return Err(io::Error::other("index changed while written"));
+        }
+        let crc = !w.crc;
+        w.inner.write_all(&crc.to_le_bytes())?;
+        // No fsync: the checkpoint only saves time. If a power cut leaves it short or stale,
+        // its checksum or its segment table no longer fits and open scans the segments.
+        w.inner.into_inner().map_err(|e| e.into_error())?;
         fs::rename(&tmp, self.dir.join(CHECKPOINT))
+    }
+}
+
+struct CrcWriter<W> {
+    inner: W,
+    crc: u32,
+}
+
+impl<W: Write> CrcWriter<W> {
+    fn put(&mut self, b: &[u8]) -> io::Result<()> {
+        self.crc = format::crc32_update(self.crc, b);
+        self.inner.write_all(b)
     }
 }
 
@@ -472,50 +495,57 @@ const KINDS: [OpKind; 10] = [
     OpKind::RunCommand,
 ];
 
-struct Cursor<'a>(&'a [u8]);
+/// Reads the checkpoint body while computing its CRC.
+struct Reader<R> {
+    inner: R,
+    crc: u32,
+}
 
-impl Cursor<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        if self.0.len() < n {
-            return None;
-        }
-        let (a, b) = self.0.split_at(n);
-        self.0 = b;
-        Some(a)
+impl<R: Read> Reader<R> {
+    fn bytes<const N: usize>(&mut self) -> Option<[u8; N]> {
+        let mut b = [0u8; N];
+        self.inner.read_exact(&mut b).ok()?;
+        self.crc = format::crc32_update(self.crc, &b);
+        Some(b)
     }
     fn u8(&mut self) -> Option<u8> {
-        self.take(1).map(|b| b[0])
+        self.bytes::<1>().map(|b| b[0])
     }
     fn u32(&mut self) -> Option<u32> {
-        self.take(4)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        self.bytes::<4>().map(u32::from_le_bytes)
     }
     fn u64(&mut self) -> Option<u64> {
-        let b = self.take(8)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Some(u64::from_le_bytes(a))
+        self.bytes::<8>().map(u64::from_le_bytes)
     }
     fn i64(&mut self) -> Option<i64> {
-        self.u64().map(|v| v as i64)
+        self.bytes::<8>().map(i64::from_le_bytes)
     }
     fn string(&mut self) -> Option<String> {
         let n = self.u32()? as usize;
-        String::from_utf8(self.take(n)?.to_vec()).ok()
+        if n > 1 << 20 {
+            return None;
+        }
+        let mut v = vec![0u8; n];
+        self.inner.read_exact(&mut v).ok()?;
+        self.crc = format::crc32_update(self.crc, &v);
+        String::from_utf8(v).ok()
     }
 }
 
-/// Reads the checkpoint; None when it is missing, damaged or of another version.
+/// Reads the checkpoint; None when it is missing, damaged or of another version. Streams the
+/// file so that opening holds no second copy of the index.
 pub fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
-    let data = fs::read(dir.join(CHECKPOINT)).ok()?;
-    if data.len() < MAGIC.len() + 4 || !data.starts_with(MAGIC) {
+    let f = File::open(dir.join(CHECKPOINT)).ok()?;
+    let size = f.metadata().ok()?.len();
+    let body = size.checked_sub(4)?;
+    let mut buf = io::BufReader::with_capacity(1 << 16, f);
+    let mut c = Reader {
+        inner: (&mut buf).take(body),
+        crc: !0,
+    };
+    if c.bytes::<8>()? != *MAGIC {
         return None;
     }
-    let (body, crc) = data.split_at(data.len() - 4);
-    if format::crc32(body) != u32::from_le_bytes([crc[0], crc[1], crc[2], crc[3]]) {
-        return None;
-    }
-    let mut c = Cursor(&body[MAGIC.len()..]);
     let counters = (c.i64()?, c.i64()?);
     let nsegs = c.u32()? as usize;
     let mut segs = Vec::with_capacity(nsegs.min(1 << 16));
@@ -533,29 +563,53 @@ pub fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
             kind: *KINDS.get(c.u8()? as usize)?,
         });
     }
-    let n = c.u64()? as usize;
-    if c.0.len() != n.checked_mul(ENTRY_BYTES)? {
+    let n = c.u64()?;
+    // The count must fit what is left of the file before anything is allocated for it.
+    if n.checked_mul(ENTRY_BYTES as u64)? > body {
         return None;
     }
-    let mut entries = Vec::with_capacity(n);
-    for _ in 0..n {
-        let e = Entry {
-            id: c.i64()?,
-            modno: c.i64()?,
-            start_ms: c.i64()?,
-            flow_id: c.i64()?,
-            seg: c.u32()?,
-            off: c.u32()?,
-            len: c.u32()?,
-            group: c.u32()?,
-            snap: c.u32()?,
-            status: c.u8()?,
-            flags: c.u8()?,
-        };
-        if e.group as usize >= keys.len() || entries.last().is_some_and(|l: &Entry| l.id >= e.id) {
-            return None;
+    let mut entries = Vec::with_capacity(n as usize);
+    let mut block = vec![0u8; 4096 * ENTRY_BYTES];
+    let mut left = n as usize;
+    while left > 0 {
+        let k = left.min(4096);
+        let bytes = &mut block[..k * ENTRY_BYTES];
+        c.inner.read_exact(bytes).ok()?;
+        c.crc = format::crc32_update(c.crc, bytes);
+        for b in bytes.chunks_exact(ENTRY_BYTES) {
+            let i64_at = |i: usize| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(&b[i..i + 8]);
+                i64::from_le_bytes(a)
+            };
+            let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+            let e = Entry {
+                id: i64_at(0),
+                modno: i64_at(8),
+                start_ms: i64_at(16),
+                flow_id: i64_at(24),
+                seg: u32_at(32),
+                off: u32_at(36),
+                len: u32_at(40),
+                group: u32_at(44),
+                snap: u32_at(48),
+                status: b[52],
+                flags: b[53],
+            };
+            if e.group as usize >= keys.len()
+                || entries.last().is_some_and(|l: &Entry| l.id >= e.id)
+            {
+                return None;
+            }
+            entries.push(e);
         }
-        entries.push(e);
+        left -= k;
+    }
+    let crc = !c.crc;
+    let mut tail = [0u8; 4];
+    buf.read_exact(&mut tail).ok()?;
+    if u32::from_le_bytes(tail) != crc {
+        return None;
     }
     Some(Checkpoint {
         counters,
@@ -563,8 +617,4 @@ pub fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
         keys,
         entries,
     })
-}
-
-fn memchr(hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|b| *b == b'\n')
 }
