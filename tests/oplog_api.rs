@@ -163,6 +163,12 @@ fn listeners_see_every_change() {
 }
 
 #[test]
+fn the_log_is_shared_between_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<OpLog>();
+}
+
+#[test]
 fn second_daemon_is_refused() {
     let dir = temp_dir("lock");
     let _held = oplog::lock_data_dir(&dir).unwrap();

@@ -240,7 +240,7 @@ fn crash_torture_keeps_every_finished_operation() {
         reports.read(&text);
 
         // What the next daemon start sees, and what it makes of it.
-        let log = OpLog::open_with(&dir, small_segments()).unwrap();
+        let log = reopen_with(&dir, small_segments());
         assert_eq!(log.stats().damaged_lines, 0, "run {runs}");
         log.recover_interrupted().unwrap();
         let ops: BTreeMap<i64, Operation> = log
@@ -366,6 +366,25 @@ fn disk_full_fails_the_write_and_damages_nothing() {
     let _ = std::fs::remove_dir_all(dir.parent().unwrap());
 }
 
+#[test]
+fn a_second_daemon_process_is_refused() {
+    let data = temp_dir("second-daemon");
+    let _held = oplog::lock_data_dir(&data).unwrap();
+    let out = spawn_child("second-daemon", &data, 0).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "REFUSED another footrest is running on {}",
+            data.display()
+        )),
+        "{stdout}"
+    );
+    drop(_held);
+    let out = spawn_child("second-daemon", &data, 0).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("LOCKED"));
+    let _ = std::fs::remove_dir_all(&data);
+}
+
 /// The child side of the tests above; a no-op in a normal test run.
 #[test]
 fn child() {
@@ -380,8 +399,28 @@ fn child() {
     match mode.as_str() {
         "torture" => torture_child(&dir, seed),
         "disk-full" => disk_full_child(&dir),
+        "second-daemon" => match oplog::lock_data_dir(&dir) {
+            Ok(_) => println!("LOCKED"),
+            Err(e) => println!("REFUSED {e}"),
+        },
         other => panic!("unknown child mode {other}"),
     }
+}
+
+/// Opens for writing again. Children that other tests spawn meanwhile inherit our descriptors
+/// (and so our locks) between their fork and their exec: wait that out.
+fn reopen(dir: &Path) -> OpLog {
+    reopen_with(dir, Options::default())
+}
+
+fn reopen_with(dir: &Path, opts: Options) -> OpLog {
+    for _ in 0..200 {
+        match OpLog::open_with(dir, opts.clone()) {
+            Err(oplog::OpLogError::Locked { .. }) => std::thread::sleep(Duration::from_millis(5)),
+            other => return other.unwrap(),
+        }
+    }
+    panic!("{} stays locked", dir.display());
 }
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -489,7 +528,7 @@ fn damaged_bytes_cost_only_the_lines_they_hit() {
             }
         }
 
-        let log = OpLog::open(&dir).unwrap();
+        let log = reopen(&dir);
         let got: BTreeMap<i64, Operation> = log
             .query(&OpSelector::default(), 0)
             .unwrap()

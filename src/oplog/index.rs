@@ -384,7 +384,7 @@ impl Index {
     }
 
     /// Points the entries of ids at their new place after compaction.
-    pub fn relocate(&mut self, moved: &[(i64, u32, u32, u32)]) {
+    pub fn relocate(&mut self, moved: &[super::store::Moved]) {
         for &(id, seg, off, len) in moved {
             if let Some(e) = self.get_mut(id) {
                 e.seg = seg;

@@ -125,27 +125,32 @@ type Listener = Box<dyn Fn(&Change) + Send + Sync>;
 /// process lifetime (the lock ends when it is closed).
 pub fn lock_data_dir(data: &Path) -> Result<File, OpLogError> {
     fs::create_dir_all(data).map_err(io_err("create", data))?;
-    let path = data.join("footrest.lock");
+    let file = try_lock_file(&data.join("footrest.lock"), data)?;
+    // The pid helps a user find the holder; failing to write it changes nothing.
+    let _ = file.set_len(0);
+    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
+    Ok(file)
+}
+
+/// Opens (creating) `path` and takes an exclusive lock on it without waiting. On a read-only
+/// file system an existing lock file is locked through a read-only handle (flock allows it),
+/// so a daemon can still start and serve history there.
+fn try_lock_file(path: &Path, data_dir: &Path) -> Result<File, OpLogError> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
-        .open(&path)
-        .map_err(io_err("open", &path))?;
+        .open(path)
+        .or_else(|e| File::open(path).map_err(|_| e))
+        .map_err(io_err("open", path))?;
     match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(OpLogError::Locked {
-                data_dir: data.to_path_buf(),
-            });
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(OpLogError::Locked {
+            data_dir: data_dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_err("lock", path)(e)),
     }
-    // The pid helps a user find the holder; failing to write it changes nothing.
-    let _ = file.set_len(0);
-    let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
-    Ok(file)
 }
 
 /// Tuning of a writable log; the defaults are what the daemon uses.
@@ -329,23 +334,13 @@ impl OpLog {
         let mut _reader_lock = None;
         if writable {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-            let lpath = dir.join(store::WRITER_LOCK);
-            let f = OpenOptions::new()
-                .read(true)
+            let f = try_lock_file(&dir.join(store::WRITER_LOCK), dir.parent().unwrap_or(dir))?;
+            // Exists before any reader looks for it (see `store::COMPACT_LOCK`).
+            let _ = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(&lpath)
-                .map_err(io_err("open", &lpath))?;
-            match f.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(OpLogError::Locked {
-                        data_dir: dir.parent().unwrap_or(dir).to_path_buf(),
-                    });
-                }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &lpath)(e)),
-            }
+                .open(dir.join(store::COMPACT_LOCK));
             writer_lock = Some(f);
         } else {
             fs::metadata(dir).map_err(io_err("open", dir))?;
@@ -413,7 +408,11 @@ impl OpLog {
             let size = if torn && Some(n) == newest {
                 if writable {
                     log::warn!("{}: cut a torn last line", st.store.path(n).display());
-                    st.store.cut(n, end)?;
+                    if let Err(e) = st.store.cut(n, end) {
+                        // The next append cuts it, or ends it as one damaged line.
+                        log::warn!("{e}");
+                        st.store.needs_repair();
+                    }
                 }
                 end
             } else {
@@ -811,10 +810,23 @@ impl OpLog {
             .filter(|e| e.seg <= upto)
             .copied()
             .collect();
-        let moved = st
+        let (moved, lost) = st
             .store
             .compact(upto, &entries, (st.max_id, st.max_modno))?;
         st.index.relocate(&moved);
+        if !lost.is_empty() {
+            // Their lines were damaged: they are gone with the old segments.
+            log::warn!(
+                "{}: compaction dropped {} damaged operation(s)",
+                self.dir.display(),
+                lost.len()
+            );
+            self.damaged.fetch_add(lost.len() as u64, Ordering::Relaxed);
+            for id in &lost {
+                st.index.remove(*id);
+                st.hot.remove(id);
+            }
+        }
         self.checkpoint(st)
     }
 

@@ -103,6 +103,9 @@ fn err(action: &'static str, path: PathBuf) -> impl FnOnce(io::Error) -> super::
 
 type R<T> = Result<T, super::OpLogError>;
 
+/// (id, segment, offset, length): where compaction put an operation's line.
+pub type Moved = (i64, u32, u32, u32);
+
 impl Store {
     pub fn new(dir: &Path, segment_bytes: u64, writable: bool) -> Store {
         Store {
@@ -233,6 +236,11 @@ impl Store {
         Ok(())
     }
 
+    /// The newest segment may end in a fragment: cut it (or end it) before the next append.
+    pub fn needs_repair(&mut self) {
+        self.repair = true;
+    }
+
     /// Creates the next segment and makes it the one appended to.
     fn roll(&mut self) -> R<()> {
         let n = self.newest().map_or(1, |n| n + 1);
@@ -330,13 +338,13 @@ impl Store {
 
     /// Writes the live lines of `entries` (all in segments `<= upto`, sorted by id) into a new
     /// segment numbered `upto` that replaces every segment numbered `<= upto`. Returns the new
-    /// places of the entries, in the same order.
+    /// places of the entries, in the same order, and the ids whose lines were damaged.
     pub fn compact(
         &mut self,
         upto: u32,
         entries: &[Entry],
         counters: (i64, i64),
-    ) -> R<Vec<(i64, u32, u32, u32)>> {
+    ) -> R<(Vec<Moved>, Vec<i64>)> {
         let tmp = self.dir.join(format!("{}.tmp", segment_name(upto)));
         let out = OpenOptions::new()
             .write(true)
@@ -348,10 +356,22 @@ impl Store {
         let head = format::encode_counters(counters.0, counters.1);
         let mut off = head.len() as u64;
         let mut moved = Vec::with_capacity(entries.len());
+        let mut lost = Vec::new();
         let result = (|| -> io::Result<()> {
             w.write_all(&head)?;
             for e in entries {
-                let mut line = self.read(e.seg, e.off, e.len)?;
+                let mut line = match self.read(e.seg, e.off, e.len) {
+                    Ok(l) if format::verify_in_place(&l) => l,
+                    Ok(_) => {
+                        lost.push(e.id);
+                        continue;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                        lost.push(e.id);
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
                 line.push(b'\n');
                 w.write_all(&line)?;
                 let o = u32::try_from(off)
@@ -394,7 +414,7 @@ impl Store {
         if let Some(s) = self.segs.get_mut(&upto) {
             s.live = off - head.len() as u64;
         }
-        Ok(moved)
+        Ok((moved, lost))
     }
 
     /// Writes the checkpoint of `entries` (no hot ones) covering every segment as it is now.
