@@ -7,12 +7,13 @@ use std::io::Write;
 use std::path::Path;
 
 const USAGE: &str = "usage: footrest ops [--plan ID] [--repo ID] [--instance ID] [--flow ID] \
-[--snapshot ID] [--last N] [--modno-gte N] [--json]";
+[--snapshot ID] [--last N] [--modno-gte N] [--json | --stats]";
 
 struct Args {
     sel: OpSelector,
     last_n: usize,
     json: bool,
+    stats: bool,
 }
 
 fn parse(args: &[String]) -> Result<Option<Args>, String> {
@@ -22,6 +23,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
         sel: OpSelector::default(),
         last_n: 0,
         json: false,
+        stats: false,
     };
     let text = |p: &mut lexopt::Parser, name: &str| -> Result<String, String> {
         p.value()
@@ -47,6 +49,7 @@ fn parse(args: &[String]) -> Result<Option<Args>, String> {
                 a.last_n = usize::try_from(n).map_err(|_| format!("--last: {n} is negative"))?;
             }
             Long("json") => a.json = true,
+            Long("stats") => a.stats = true,
             Short('h') | Long("help") => return Ok(None),
             other => return Err(format!("{}\n{USAGE}", other.unexpected())),
         }
@@ -64,6 +67,23 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
         return Err(format!("no operation log in {}", dir.display()));
     }
     let log = OpLog::open_read_only(&dir).map_err(|e| e.to_string())?;
+    if a.stats {
+        let s = log.stats();
+        return writeln!(
+            out,
+            "operations: {}\nsegments: {}\ndisk bytes: {}\nlive bytes: {}\n\
+             damaged lines: {}\nindex bytes: {}\nlast id: {}\nlast modno: {}",
+            s.operations,
+            s.segments,
+            s.disk_bytes,
+            s.live_bytes,
+            s.damaged_lines,
+            s.index_heap_bytes,
+            s.max_id,
+            s.max_modno
+        )
+        .map_err(|e| format!("writing the output: {e}"));
+    }
     let ops = log.query(&a.sel, a.last_n).map_err(|e| e.to_string())?;
     let written = if a.json {
         write_json(&ops, out)

@@ -174,7 +174,7 @@ impl Default for Options {
     }
 }
 
-/// Figures about an open log (the benchmark and `footrest ops --stats` print them).
+/// Figures about an open log (`footrest ops --stats` and the benchmark print them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpLogStats {
     pub operations: usize,
@@ -420,11 +420,10 @@ impl OpLog {
                     scan.damaged += 1;
                 }
                 let p = st.store.path(n);
-                st.store.segs[&n]
-                    .file
-                    .metadata()
-                    .map_err(io_err("read", &p))?
-                    .len()
+                match st.store.segs.get(&n) {
+                    Some(s) => s.file.metadata().map_err(io_err("read", &p))?.len(),
+                    None => end,
+                }
             };
             if let Some(s) = st.store.segs.get_mut(&n) {
                 s.len = size;
