@@ -47,7 +47,7 @@ fn spawn_child(mode: &str, dir: &Path, seed: u64) -> Command {
 fn small_segments() -> Options {
     Options {
         segment_bytes: 8 << 10,
-        progress_interval: Duration::from_millis(2),
+        progress_interval: Duration::from_millis(20),
         sync: true,
     }
 }
@@ -106,14 +106,20 @@ fn torture_child(dir: &Path, seed: u64) {
             out.flush().unwrap();
             log.add(&mut op).unwrap();
             assert_eq!(op, want);
+            writeln!(out, "M {}", op.modno).unwrap();
             if op.status.is_terminal() {
                 writeln!(out, "T {}", op.id).unwrap();
             }
             live.push(op.id);
         } else if action < 85 {
-            let id = live[r.below(live.len() as u64) as usize];
-            let mut op = log.get(id).unwrap().unwrap();
             let progress = action < 65;
+            // Progress goes to recent operations, as a running backup's does.
+            let pick = if progress {
+                live.len() - 1 - r.below(live.len().min(3) as u64) as usize
+            } else {
+                r.below(live.len() as u64) as usize
+            };
+            let mut op = log.get(live[pick]).unwrap().unwrap();
             op.status = if progress {
                 OperationStatus::InProgress
             } else {
@@ -130,6 +136,7 @@ fn torture_child(dir: &Path, seed: u64) {
                 log.update(&mut sent).unwrap();
             }
             assert_eq!(sent, op);
+            writeln!(out, "M {}", op.modno).unwrap();
             if op.status.is_terminal() {
                 writeln!(out, "T {}", op.id).unwrap();
             }
@@ -164,6 +171,8 @@ struct Reports {
     durable: HashMap<i64, usize>,
     deleting: HashSet<i64>,
     deleted: HashSet<i64>,
+    /// The largest modno a write returned.
+    max_modno: i64,
 }
 
 impl Reports {
@@ -188,6 +197,7 @@ impl Reports {
                     let id: i64 = rest.parse().unwrap();
                     self.durable.insert(id, self.versions[&id].len() - 1);
                 }
+                "M" => self.max_modno = self.max_modno.max(rest.parse().unwrap()),
                 "X" => self.deleting.extend(ids()),
                 "D" => {
                     for id in ids() {
@@ -242,6 +252,12 @@ fn crash_torture_keeps_every_finished_operation() {
         // What the next daemon start sees, and what it makes of it.
         let log = reopen_with(&dir, small_segments());
         assert_eq!(log.stats().damaged_lines, 0, "run {runs}");
+        assert!(
+            log.stats().max_modno >= reports.max_modno,
+            "run {runs}: modno {} was handed out, the counter is at {}",
+            reports.max_modno,
+            log.stats().max_modno
+        );
         log.recover_interrupted().unwrap();
         let ops: BTreeMap<i64, Operation> = log
             .query(&OpSelector::default(), 0)

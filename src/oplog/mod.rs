@@ -20,7 +20,7 @@
 //! A line is an operation in the API's proto3 JSON, a tombstone `{"deleted":["3"],...}` or a
 //! counters line, each ending in a `"crc32"` member (see `format`). The newest line of an id
 //! wins. Open scans the segments (or loads the checkpoint and scans only what follows it) into
-//! a compact index (see `index`): about 60 bytes per operation, no JSON kept in memory; queries
+//! a compact index (see `index`): about 64 bytes per operation, no JSON kept in memory; queries
 //! pick entries from the index and read only the lines they return.
 //!
 //! # Durability
@@ -58,6 +58,10 @@ use store::Store;
 
 /// The message recovery writes on operations a restart interrupted (SPEC.md §6).
 pub const INTERRUPTED_MESSAGE: &str = "Operation was incomplete when orchestrator was restarted.";
+
+/// How far the modno counter jumps when a log with unfinished operations is opened: more than
+/// the progress updates a crash can lose (restic reports 2 a second, written every 10 s).
+const MODNO_GAP: i64 = 10_000;
 
 /// Errors of the operation log. Messages name the file or the operation that was wrong.
 #[non_exhaustive]
@@ -443,6 +447,18 @@ impl OpLog {
         }
         st.max_id = scan.max_id.max(st.index.max_id());
         st.max_modno = scan.max_modno;
+        if writable
+            && st.index.entries().any(|e| {
+                matches!(
+                    e.status(),
+                    OperationStatus::Pending | OperationStatus::InProgress
+                )
+            })
+        {
+            // A crash may have lost progress whose modnos clients already saw (progress
+            // reaches the disk at most every `progress_interval`): never hand those out again.
+            st.max_modno += MODNO_GAP;
+        }
         if scan.damaged > 0 {
             log::warn!(
                 "{}: skipped {} damaged line(s); the operations they held are missing",
