@@ -475,3 +475,66 @@ mod gc {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[test]
+fn a_compaction_cut_short_before_removing_old_segments_loses_and_revives_nothing() {
+    use footrest::oplog::Options;
+    let dir = temp_dir("compact-crash");
+    let oplog_dir = dir.join("oplog");
+    let opts = Options {
+        segment_bytes: 4 << 10,
+        sync: false,
+        ..Options::default()
+    };
+    let log = OpLog::open_with(&oplog_dir, opts.clone()).unwrap();
+    let mut ops = Vec::new();
+    for i in 0..60 {
+        let mut op = backup("p", i, OperationStatus::InProgress);
+        op.display_message = "x".repeat(100);
+        log.add(&mut op).unwrap();
+        ops.push(op);
+    }
+    for op in ops.iter_mut().step_by(2) {
+        op.status = OperationStatus::Success;
+        log.update(op).unwrap();
+    }
+    // Deleted: their lines stay in old segments; the tombstones go with compaction.
+    let deleted: Vec<i64> = ops.iter().skip(1).step_by(3).map(|o| o.id).collect();
+    log.delete(&deleted).unwrap();
+    let want = log.query(&OpSelector::default(), 0).unwrap();
+    let before: Vec<(std::path::PathBuf, Vec<u8>)> = std::fs::read_dir(&oplog_dir)
+        .unwrap()
+        .flatten()
+        .map(|d| d.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ndjson"))
+        .map(|p| {
+            let data = std::fs::read(&p).unwrap();
+            (p, data)
+        })
+        .collect();
+    log.compact().unwrap();
+    assert_eq!(log.query(&OpSelector::default(), 0).unwrap(), want);
+    drop(log);
+    // Put back every old segment compaction removed, as if it had died before the unlinks.
+    let mut restored = 0;
+    for (p, data) in &before {
+        if !p.exists() {
+            std::fs::write(p, data).unwrap();
+            restored += 1;
+        }
+    }
+    assert!(restored > 0);
+    let _ = std::fs::remove_file(oplog_dir.join("index.ckpt"));
+    let log = OpLog::open_with(&oplog_dir, opts).unwrap();
+    assert_eq!(log.query(&OpSelector::default(), 0).unwrap(), want);
+    assert_eq!(log.stats().damaged_lines, 0);
+    drop(log);
+    for (p, _) in &before {
+        assert!(
+            !p.exists() || std::fs::read(p).unwrap().starts_with(b"{\"counters\""),
+            "{} left behind",
+            p.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
