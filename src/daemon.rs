@@ -124,6 +124,9 @@ impl Daemon {
             log::error!("the worker thread panicked");
         }
         http.finish();
+        if let Err(e) = self.app.oplog.flush() {
+            log::error!("flushing the history: {e}");
+        }
         log::info!("stopped");
     }
 }

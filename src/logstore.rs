@@ -134,6 +134,11 @@ impl LogStore {
         removed
     }
 
+    /// The operation a ref was made for (refs start `op<id>-`), if any.
+    pub fn owner(logref: &str) -> Option<i64> {
+        logref.strip_prefix("op")?.split('-').next()?.parse().ok()
+    }
+
     /// Removes a log now (its operation was deleted).
     pub fn remove(&self, logref: &str) {
         if let Some(p) = self.path(logref) {
@@ -267,6 +272,16 @@ mod tests {
         assert!(text.ends_with("line 099\n"), "{text}");
         assert!(text.contains("bytes cut"), "{text}");
         assert!(text.len() < 200);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_ref_names_the_operation_that_owns_it() {
+        assert_eq!(LogStore::owner("op42-prune-1700000000000-3"), Some(42));
+        assert_eq!(LogStore::owner("prune-1700000000000-3"), None);
+        let (s, dir) = store();
+        let w = s.create("op7-check", 100).unwrap();
+        assert_eq!(LogStore::owner(w.logref()), Some(7));
         let _ = fs::remove_dir_all(dir);
     }
 

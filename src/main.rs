@@ -11,10 +11,13 @@ footrest — schedules and runs restic backups, keeps their history, speaks Back
 
 Usage: footrest [OPTIONS]
        footrest hash-password < password-file
+       footrest [--data-dir PATH] ops [--plan ID] [--repo ID] [--flow ID] [--last N] [--json] ...
 
 Commands:
   hash-password         read a password on stdin, print its hash for a user's
                         passwordBcrypt in config.json (Backrest's encoding)
+  ops                   list operations from the data dir, without the daemon (safe while
+                        it runs); `footrest ops --help` for its filters
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -53,6 +56,16 @@ fn main() -> ExitCode {
         }
         Ok(Command::Serve(settings)) => serve(&settings),
         Ok(Command::HashPassword) => hash_password(),
+        Ok(Command::Ops { data_dir, args }) => {
+            let mut out = std::io::stdout().lock();
+            match footrest::oplog::ops_cli(&args, &data_dir, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("footrest ops: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Err(e) => {
             eprintln!("footrest: {e}\n\nRun footrest --help for usage.");
             ExitCode::from(2)
@@ -104,6 +117,10 @@ enum Command {
     Help,
     Version,
     Serve(Settings),
+    Ops {
+        data_dir: PathBuf,
+        args: Vec<String>,
+    },
     HashPassword,
 }
 
@@ -114,6 +131,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut data_dir = None;
     let mut restic_cmd = None;
     let mut grace = 30u64;
+    let mut ops_args = None;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
@@ -128,6 +146,15 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
             Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
+            Value(v) if v == "ops" => {
+                let rest: Vec<String> = p
+                    .raw_args()
+                    .map_err(|e| e.to_string())?
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                ops_args = Some(rest);
+                break;
+            }
             Long("shutdown-grace") => {
                 grace = string(p.value())?
                     .parse()
@@ -148,6 +175,9 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         .or_else(|| env("BACKREST_DATA").map(PathBuf::from))
         .or_else(|| env("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("footrest")))
         .unwrap_or_else(|| home.join(".local/share/footrest"));
+    if let Some(args) = ops_args {
+        return Ok(Command::Ops { data_dir, args });
+    }
     let bind = match bind {
         Some(b) => b,
         None => match env("BACKREST_PORT") {

@@ -117,6 +117,25 @@ pub enum OpKind {
 }
 
 impl Operation {
+    /// Every task log this operation names (its own and its output logs).
+    pub fn logrefs(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(self.logref.as_str()),
+            self.operation_prune
+                .as_ref()
+                .map(|p| p.output_logref.as_str()),
+            self.operation_check
+                .as_ref()
+                .map(|c| c.output_logref.as_str()),
+            self.operation_run_command
+                .as_ref()
+                .map(|c| c.output_logref.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|r| !r.is_empty())
+    }
+
     pub fn kind(&self) -> OpKind {
         if self.operation_backup.is_some() {
             OpKind::Backup

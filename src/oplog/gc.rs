@@ -19,6 +19,8 @@ const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct GcReport {
     pub deleted: usize,
     pub kept: usize,
+    /// Task logs of the deleted operations.
+    pub logrefs: Vec<String>,
 }
 
 /// (keep_max, max_age_ms) for an operation type: stats 100/365 d, check 12/365 d, prune

@@ -770,11 +770,19 @@ impl OpLog {
             let st = self.read_state();
             gc::select(&st.index, now_ms)
         };
+        // The task logs of what goes: the caller removes them with the operations.
+        let mut logrefs = Vec::new();
+        for id in &ids {
+            if let Ok(Some(op)) = self.get(*id) {
+                logrefs.extend(op.logrefs().map(str::to_string));
+            }
+        }
         let deleted = self.delete(&ids)?;
         let st = self.read_state();
         Ok(GcReport {
             deleted: deleted.len(),
             kept: st.index.len(),
+            logrefs,
         })
     }
 

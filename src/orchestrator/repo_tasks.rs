@@ -140,7 +140,12 @@ impl Orchestrator {
 
     /// A task log for restic's output, its ref recorded on the operation.
     fn task_log(&self, name: &str, op: Option<&mut Operation>) -> Option<LogWriter> {
-        match self.env.logs.create(name, TASK_LOG_CAP) {
+        // The owner's id leads the ref, so housekeeping can tell a kept log from an orphan.
+        let name = match &op {
+            Some(op) => format!("op{}-{name}", op.id),
+            None => name.to_string(),
+        };
+        match self.env.logs.create(&name, TASK_LOG_CAP) {
             Ok(w) => {
                 if let Some(op) = op {
                     op.logref = w.logref().to_string();

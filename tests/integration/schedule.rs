@@ -254,9 +254,16 @@ fn big_source(s: &Setup, files: u64) {
 }
 
 fn running_backup(d: &Daemon, plan: &str) -> Value {
-    d.wait_for("a running backup", Duration::from_secs(60), || {
-        ops_of(d, json!({"planId": plan}))
-            .into_iter()
+    d.wait_for("a running backup", Duration::from_secs(120), || {
+        let ops = ops_of(d, json!({"planId": plan}));
+        if let Some(done) = ops.iter().find(|o| {
+            o["status"]
+                .as_str()
+                .is_some_and(|s| s != "STATUS_INPROGRESS" && s != "STATUS_PENDING")
+        }) {
+            panic!("the backup ended before it could be seen running: {done}");
+        }
+        ops.into_iter()
             .find(|o| {
                 o["status"] == "STATUS_INPROGRESS" && o["operationBackup"]["lastStatus"].is_object()
             })
@@ -460,4 +467,38 @@ fn a_task_on_a_repo_locked_by_another_process_reports_the_lock() {
     let _ = other.wait();
     assert_eq!(st, 500, "{v}");
     assert!(v["message"].as_str().unwrap().contains("locked"), "{v}");
+}
+
+#[test]
+fn the_ops_cli_reads_the_history_while_the_daemon_runs() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_footrest"))
+        .arg("--data-dir")
+        .arg(s.d.data_dir())
+        .args(["ops", "--plan", "plan1", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "the backup and its index: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|o| o["status"] == "STATUS_SUCCESS" && o.get("operationBackup").is_some())
+    );
+    let table = std::process::Command::new(env!("CARGO_BIN_EXE_footrest"))
+        .arg("--data-dir")
+        .arg(s.d.data_dir())
+        .arg("ops")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("plan1"));
 }
