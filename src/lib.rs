@@ -14,4 +14,6 @@ pub mod orchestrator;
 pub mod proto;
 pub mod restic;
 pub mod schedule;
+pub mod tar;
+pub mod token;
 pub mod util;
