@@ -8,8 +8,11 @@
 
 mod backup;
 mod index;
+mod restore;
+mod run_command;
 
 pub use index::index_into;
+pub use restore::RestoreSpec;
 
 use crate::api::{ApiError, Code};
 use crate::config::{Config, SharedConfig};
@@ -39,7 +42,12 @@ pub mod priority {
 /// Work the worker thread can do.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Task {
-    Backup { plan_id: String, dry_run: bool },
+    Backup {
+        plan_id: String,
+        dry_run: bool,
+    },
+    /// The operation carries what to restore and where.
+    Restore,
 }
 
 struct Queued {
@@ -174,6 +182,9 @@ impl Orchestrator {
 
     /// Cancels a queued or running operation. Unknown ids are a no-op.
     pub fn cancel(&self, op_id: i64) {
+        if run_command::cancel_command(op_id) {
+            return;
+        }
         let mut st = self.lock();
         if let Some(pos) = st.tasks.iter().position(|q| q.op_id == op_id) {
             let q = st.tasks.remove(pos);
@@ -206,6 +217,7 @@ impl Orchestrator {
             st.stopping = true;
             std::mem::take(&mut st.tasks)
         };
+        run_command::stop_commands();
         self.wake.notify_all();
         for q in queued {
             self.finish_cancelled(
@@ -291,6 +303,7 @@ impl Orchestrator {
                 Task::Backup { plan_id, dry_run } => {
                     self.run_backup_flow(q.op_id, plan_id, *dry_run, &cancel)
                 }
+                Task::Restore => self.run_restore(q.op_id, &cancel),
             };
             self.lock().running = None;
             self.wake.notify_all();
