@@ -74,6 +74,7 @@ impl Daemon {
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
+        let streams = crate::api::stream::Streams::new(&oplog);
         let app = Arc::new(App {
             config,
             logs,
@@ -81,6 +82,7 @@ impl Daemon {
             orchestrator,
             restic_cmd: s.restic_cmd.clone(),
             data_dir: s.data_dir.clone(),
+            streams,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;
@@ -110,6 +112,7 @@ impl Daemon {
     pub fn stop(self) {
         log::info!("stopping");
         self.server.stop();
+        self.app.streams.stop();
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod logger;
 pub mod logstore;
 pub mod model;

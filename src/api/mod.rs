@@ -4,8 +4,11 @@
 //! each request. Read-only RPCs are answered on the handler thread; Backup hands its request to
 //! the worker (see `orchestrator::Responder`) so a long backup never pins a handler thread.
 
+mod browse;
 mod connect;
+mod ops;
 mod rpc;
+pub mod stream;
 
 pub use connect::{ApiError, Code};
 
@@ -34,6 +37,8 @@ pub struct App {
     pub orchestrator: Arc<Orchestrator>,
     pub restic_cmd: String,
     pub data_dir: PathBuf,
+    /// Event streams, log tails and downloads (their threads and the oplog fan-out).
+    pub streams: Arc<stream::Streams>,
 }
 
 /// The running HTTP side: the tiny_http server and its handler threads.
@@ -175,6 +180,10 @@ fn handle(app: &Arc<App>, req: Request) {
         handle_rpc(app, req, service, method.to_string());
         return;
     }
+    if let Some(rest) = path.strip_prefix("/download/") {
+        browse::download(app, req, rest);
+        return;
+    }
     match path.as_str() {
         "/" => {
             let body = format!(
@@ -213,7 +222,13 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             .map(|h| h.value.as_str().to_string())
     };
     let (ct, pv) = (get("Content-Type"), get("Connect-Protocol-Version"));
-    if let Err((status, e)) = connect::check_unary_headers(ct.as_deref(), pv.as_deref()) {
+    let streaming = stream::STREAM_METHODS.contains(&method.as_str());
+    let checked = if streaming {
+        connect::check_unary_headers(Some("application/json"), pv.as_deref())
+    } else {
+        connect::check_unary_headers(ct.as_deref(), pv.as_deref())
+    };
+    if let Err((status, e)) = checked {
         respond_error(req, status, &e);
         return;
     }
@@ -241,6 +256,10 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             format!("request body is larger than {MAX_BODY} bytes"),
         );
         respond_error(req, 413, &e);
+        return;
+    }
+    if streaming {
+        stream::serve(app, req, &method, ct.as_deref(), &body);
         return;
     }
     rpc::dispatch(app, req, service, &method, &body);

@@ -28,12 +28,6 @@ pub const BACKREST_METHODS: &[&str] = &[
     "GetOperations",
     "ListSnapshots",
     "Cancel",
-];
-
-/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
-const BACKREST_PENDING: &[&str] = &[
-    "DoRepoTask",
-    "Forget",
     "Restore",
     "GetOperationEvents",
     "ListSnapshotFiles",
@@ -44,6 +38,9 @@ const BACKREST_PENDING: &[&str] = &[
     "PathAutocomplete",
     "GetSummaryDashboard",
 ];
+
+/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
+const BACKREST_PENDING: &[&str] = &["DoRepoTask", "Forget"];
 
 const AUTH_PENDING: &[&str] = &["Login", "HashPassword"];
 
@@ -72,6 +69,13 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "GetOperations") => get_operations(app, body),
         (Service::Backrest, "ListSnapshots") => list_snapshots(app, body),
         (Service::Backrest, "Cancel") => cancel(app, body),
+        (Service::Backrest, "ListSnapshotFiles") => super::browse::list_snapshot_files(app, body),
+        (Service::Backrest, "PathAutocomplete") => super::browse::path_autocomplete(body),
+        (Service::Backrest, "GetDownloadURL") => super::browse::get_download_url(app, body),
+        (Service::Backrest, "Restore") => super::ops::restore(app, body),
+        (Service::Backrest, "RunCommand") => super::ops::run_command(app, body),
+        (Service::Backrest, "ClearHistory") => super::ops::clear_history(app, body),
+        (Service::Backrest, "GetSummaryDashboard") => super::ops::summary_dashboard(app, body),
         _ => Err(ApiError::new(
             Code::Unimplemented,
             format!("{method} is not implemented by this version of footrest"),

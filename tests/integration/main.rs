@@ -3,5 +3,7 @@
 
 mod api;
 mod backup;
+mod browse;
 mod common;
 mod config;
+mod streams;
