@@ -30,10 +30,19 @@ fn default_target() -> Result<PathBuf, ApiError> {
     let home = std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .ok_or_else(|| ApiError::invalid("target is required (HOME is not set for footrest)"))?;
-    let stamp = jiff::Timestamp::now()
+    // Formatted by hand: jiff's strftime costs tens of KB of binary for this one name.
+    let t = jiff::Timestamp::now()
         .to_zoned_datetime(crate::schedule::local_time_zone())
-        .strftime("%Y-%m-%dT%H-%M-%S")
-        .to_string();
+        .datetime();
+    let stamp = format!(
+        "{:04}-{:02}-{:02}T{:02}-{:02}-{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
     Ok(Path::new(&home)
         .join("Downloads")
         .join(format!("restic-restore-{stamp}")))
