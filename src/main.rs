@@ -74,6 +74,13 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: &Settings) -> ExitCode {
+    let signals = match daemon::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("installing signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let d = match daemon::Daemon::start(settings) {
         Ok(d) => d,
         Err(e) => {
@@ -81,7 +88,7 @@ fn serve(settings: &Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = daemon::wait_for_signal() {
+    if let Err(e) = signals.wait() {
         log::error!("waiting for signals: {e}");
     }
     d.stop();

@@ -358,6 +358,116 @@ impl Restic {
         self.version().is_some_and(|v| v >= (major, minor))
     }
 
+    /// Runs restic, handing its stdout to `on_data` in chunks as they arrive (bytes, not lines:
+    /// `dump` output is binary). With `merge_stderr`, stderr goes to `on_data` too, interleaved
+    /// as restic writes it (RunCommand shows a user everything restic said). An error from
+    /// `on_data` (the receiver went away) stops restic's process group. Exit codes as `run_with`.
+    pub fn run_bytes(
+        &self,
+        args: &[String],
+        cancel: Option<&CancelHandle>,
+        merge_stderr: bool,
+        on_data: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<i32, ResticError> {
+        let mut cmd = self.command(args)?;
+        let shown = self.cmd.join(" ");
+        let spawn_err = |e: std::io::Error| ResticError::Spawn {
+            cmd: shown.clone(),
+            error: e.to_string(),
+        };
+        let mut merged_reader = None;
+        if merge_stderr {
+            let (reader, writer) = std::io::pipe().map_err(spawn_err)?;
+            cmd.stdout(writer.try_clone().map_err(spawn_err)?)
+                .stderr(writer);
+            merged_reader = Some(reader);
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        cmd.process_group(0);
+        if cancel.is_some_and(|c| c.is_cancelled()) {
+            return Err(ResticError::Cancelled);
+        }
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        // The parent's copies of the pipe's write end went away with `cmd`'s Stdio when
+        // spawned: drop the command so that the reader sees end-of-file when restic exits.
+        drop(cmd);
+        let stdout: Option<Box<dyn Read + Send>> = match merged_reader {
+            Some(r) => Some(Box::new(r)),
+            None => child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        };
+        let stderr = child.stderr.take();
+        let guard = ChildGuard::new(&mut child, cancel);
+        let stderr_thread = stderr.and_then(|pipe| {
+            std::thread::Builder::new()
+                .name("restic-stderr".into())
+                .spawn(move || read_tail(Some(pipe)))
+                .ok()
+        });
+        let mut tail: VecDeque<u8> = VecDeque::new();
+        let mut receiver_error = None;
+        if let Some(mut out) = stdout {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if merge_stderr {
+                            tail.extend(&buf[..n]);
+                            let excess = tail.len().saturating_sub(STDERR_KEPT);
+                            tail.drain(..excess);
+                        }
+                        if let Err(e) = on_data(&buf[..n]) {
+                            receiver_error = Some(e);
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        if let Some(e) = receiver_error {
+            drop(guard); // kills the group and reaps restic
+            let _ = stderr_thread.map(|t| t.join());
+            return Err(ResticError::Output(format!(
+                "stopped: the receiver of restic's output failed: {e}"
+            )));
+        }
+        let status = guard.wait().map_err(spawn_err)?;
+        let stderr_text = match stderr_thread {
+            Some(t) => t.join().unwrap_or_default(),
+            None => String::from_utf8_lossy(tail.make_contiguous()).into_owned(),
+        };
+        if cancel.is_some_and(|c| c.is_cancelled()) && !status.success() {
+            return Err(ResticError::Cancelled);
+        }
+        let exit_message = || {
+            stderr_text
+                .lines()
+                .rev()
+                .find_map(parse_exit_error)
+                .map(|(_, m)| m)
+                .unwrap_or_else(|| explain(&stderr_text))
+        };
+        match (status.code(), status.signal()) {
+            (Some(0), _) => Ok(0),
+            (Some(3), _) => Ok(3),
+            (Some(code), _) => Err(ResticError::Exit {
+                code,
+                message: exit_message(),
+            }),
+            (None, Some(signal)) => Err(ResticError::Signal {
+                signal,
+                message: explain(&stderr_text),
+            }),
+            (None, None) => Err(ResticError::Output("restic ended without a status".into())),
+        }
+    }
+
     /// The repository's config id (the guid), via `restic cat config`.
     pub fn repo_id(&self) -> Result<String, ResticError> {
         let out = self.output(&["cat", "config", "--json", "--no-lock"], None)?;

@@ -944,10 +944,14 @@ impl Loop {
                 Err(_) => *up_done = true,
             }
         }
+        let mut fresh = false;
         if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !*up_done {
             if *response_sent == response.len() {
                 response.clear();
                 *response_sent = 0;
+                // An answer that went quiet (an event stream between events) is not a stuck
+                // client: the idle clock restarts when new bytes arrive for it.
+                fresh = true;
             }
             let mut chunk = [0u8; 16 * 1024];
             while response.len() - *response_sent < RESPONSE_BUFFER {
@@ -972,6 +976,10 @@ impl Loop {
                     }
                 }
             }
+            fresh &= !response.is_empty();
+        }
+        if fresh {
+            self.conns[i].progress = Instant::now();
         }
         self.write_response(i);
     }

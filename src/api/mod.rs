@@ -7,9 +7,12 @@
 //! so a long backup never pins a handler thread.
 
 mod auth;
+mod browse;
 mod connect;
 mod front;
+mod ops;
 mod rpc;
+pub mod stream;
 
 pub use auth::routes;
 pub use connect::{ApiError, Code};
@@ -90,6 +93,8 @@ pub struct App {
     pub restic_cmd: String,
     pub data_dir: PathBuf,
     pub auth: crate::auth::Authenticator,
+    /// Event streams, log tails and downloads (their threads and the oplog fan-out).
+    pub streams: Arc<stream::Streams>,
 }
 
 /// The running HTTP side: the front door, the tiny_http server and its handler threads.
@@ -317,6 +322,10 @@ fn handle(app: &Arc<App>, req: Request) {
         handle_rpc(app, req, service, method.to_string());
         return;
     }
+    if let Some(rest) = path.strip_prefix("/download/") {
+        browse::download(app, req, rest);
+        return;
+    }
     match path.as_str() {
         "/" => {
             let body = format!(
@@ -355,7 +364,13 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             .map(|h| h.value.as_str().to_string())
     };
     let (ct, pv) = (get("Content-Type"), get("Connect-Protocol-Version"));
-    if let Err((status, e)) = connect::check_unary_headers(ct.as_deref(), pv.as_deref()) {
+    let streaming = stream::STREAM_METHODS.contains(&method.as_str());
+    let checked = if streaming {
+        connect::check_unary_headers(Some("application/json"), pv.as_deref())
+    } else {
+        connect::check_unary_headers(ct.as_deref(), pv.as_deref())
+    };
+    if let Err((status, e)) = checked {
         respond_error(req, status, &e);
         return;
     }
@@ -383,6 +398,10 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             format!("request body is larger than {MAX_BODY} bytes"),
         );
         respond_error(req, 413, &e);
+        return;
+    }
+    if streaming {
+        stream::serve(app, req, &method, ct.as_deref(), &body);
         return;
     }
     // JSON is UTF-8 (RFC 8259); serde_json does not check the strings of fields it ignores.

@@ -31,10 +31,6 @@ pub const BACKREST_METHODS: &[&str] = &[
     "Cancel",
     "DoRepoTask",
     "Forget",
-];
-
-/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
-pub const BACKREST_PENDING: &[&str] = &[
     "Restore",
     "GetOperationEvents",
     "ListSnapshotFiles",
@@ -45,6 +41,9 @@ pub const BACKREST_PENDING: &[&str] = &[
     "PathAutocomplete",
     "GetSummaryDashboard",
 ];
+
+/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
+pub const BACKREST_PENDING: &[&str] = &[];
 
 /// The Authentication service's methods (open without credentials).
 pub const AUTH_METHODS: &[&str] = &["Login", "HashPassword"];
@@ -83,6 +82,13 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "GetOperations") => get_operations(app, body),
         (Service::Backrest, "ListSnapshots") => list_snapshots(app, body),
         (Service::Backrest, "Cancel") => cancel(app, body),
+        (Service::Backrest, "ListSnapshotFiles") => super::browse::list_snapshot_files(app, body),
+        (Service::Backrest, "PathAutocomplete") => super::browse::path_autocomplete(body),
+        (Service::Backrest, "GetDownloadURL") => super::browse::get_download_url(app, body),
+        (Service::Backrest, "Restore") => super::ops::restore(app, body),
+        (Service::Backrest, "RunCommand") => super::ops::run_command(app, body),
+        (Service::Backrest, "ClearHistory") => super::ops::clear_history(app, body),
+        (Service::Backrest, "GetSummaryDashboard") => super::ops::summary_dashboard(app, body),
         _ => Err(ApiError::new(
             Code::Unimplemented,
             format!("{method} is not implemented by this version of footrest"),

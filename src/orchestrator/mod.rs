@@ -9,9 +9,12 @@
 mod backup;
 mod index;
 mod repo_tasks;
+mod restore;
+mod run_command;
 pub mod scheduler;
 
 pub use index::index_into;
+pub use restore::RestoreSpec;
 
 use crate::api::{ApiError, Code};
 use crate::config::{Config, SharedConfig};
@@ -66,6 +69,8 @@ pub enum Task {
     Unlock {
         repo_id: String,
     },
+    /// The operation carries what to restore and where.
+    Restore,
 }
 
 impl Task {
@@ -78,7 +83,7 @@ impl Task {
             Task::Check { .. } => priority::CHECK,
             Task::Stats { .. } => priority::STATS,
             Task::IndexSnapshots { .. } => priority::INDEX,
-            Task::Unlock { .. } => priority::INTERACTIVE,
+            Task::Unlock { .. } | Task::Restore => priority::INTERACTIVE,
         }
     }
 
@@ -91,6 +96,7 @@ impl Task {
             | Task::Stats { repo_id }
             | Task::IndexSnapshots { repo_id }
             | Task::Unlock { repo_id } => Some(repo_id),
+            Task::Restore => None,
         }
     }
 
@@ -124,6 +130,8 @@ impl Task {
             Task::Prune { repo_id } | Task::Check { repo_id } | Task::Stats { repo_id } => {
                 (String::new(), repo_id.clone())
             }
+            // A restore records its own operation (see `enqueue_restore`).
+            Task::Restore => return Ok(None),
             Task::IndexSnapshots { repo_id } | Task::Unlock { repo_id } => {
                 if config.repo(repo_id).is_none() {
                     return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
@@ -166,7 +174,7 @@ impl Task {
             Task::Prune { .. } => op.operation_prune = Some(Default::default()),
             Task::Check { .. } => op.operation_check = Some(Default::default()),
             Task::Stats { .. } => op.operation_stats = Some(Default::default()),
-            Task::IndexSnapshots { .. } | Task::Unlock { .. } => {}
+            Task::IndexSnapshots { .. } | Task::Unlock { .. } | Task::Restore => {}
         }
         Ok(Some(op))
     }
@@ -324,7 +332,7 @@ impl Orchestrator {
 
     /// Cancels a queued or running operation. Unknown ids are a no-op.
     pub fn cancel(&self, op_id: i64) {
-        if op_id == 0 {
+        if op_id == 0 || run_command::cancel_command(op_id) {
             return;
         }
         let mut st = self.lock();
@@ -359,6 +367,7 @@ impl Orchestrator {
             st.stopping = true;
             std::mem::take(&mut st.tasks)
         };
+        run_command::stop_commands();
         self.wake.notify_all();
         for q in queued.into_iter().filter(|q| q.op_id != 0) {
             self.finish_cancelled(
@@ -444,6 +453,7 @@ impl Orchestrator {
                 Task::Backup { plan_id, dry_run } => {
                     self.run_backup_flow(q.op_id, plan_id, *dry_run, &cancel)
                 }
+                Task::Restore => self.run_restore(q.op_id, &cancel),
                 other => self.run_repo_task(q.op_id, other, &cancel),
             };
             self.lock().running = None;

@@ -84,7 +84,7 @@ impl Orchestrator {
                         }
                     }
                 }
-                Task::Backup { .. } => Err(Failure::new(
+                Task::Backup { .. } | Task::Restore => Err(Failure::new(
                     Code::Internal,
                     "a backup is not a repo task".into(),
                 )),

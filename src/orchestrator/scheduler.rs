@@ -262,7 +262,11 @@ impl Planner {
 
     /// A task has run (or could not be queued): schedule its next run.
     pub fn finished(&mut self, key: &Key, config: &Config, oplog: &OpLog, now: Timestamp) {
-        if let Some(e) = self.entries.get_mut(key) {
+        if let Some(e) = self.entries.get_mut(key)
+            && e.in_flight
+        {
+            // The scheduled run used up its PENDING operation. (A run asked for through the
+            // API leaves the scheduled one in place; it is only moved, for LAST_RUN_TIME.)
             e.in_flight = false;
             e.op_id = 0;
         }
@@ -576,6 +580,34 @@ mod tests {
             p.due(&Key::Backup("p".into())),
             Some(ts("2026-01-01T02:00:00Z"))
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_run_asked_for_by_a_user_keeps_the_one_scheduled_pending_operation() {
+        let (log, dir) = oplog();
+        let mut p = Planner::new(TimeZone::UTC);
+        let c = config(hours(6));
+        p.reconcile(&c, &log, ts("2026-01-01T00:00:00Z"));
+        p.finished(
+            &Key::Backup("p".into()),
+            &c,
+            &log,
+            ts("2026-01-01T01:00:00Z"),
+        );
+        p.finished(
+            &Key::Backup("p".into()),
+            &c,
+            &log,
+            ts("2026-01-01T02:00:00Z"),
+        );
+        let pending: Vec<_> = log
+            .query(&OpSelector::default(), 0)
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.status == OperationStatus::Pending)
+            .collect();
+        assert_eq!(pending.len(), 1, "{pending:?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

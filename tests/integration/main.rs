@@ -4,8 +4,10 @@
 mod api;
 mod auth;
 mod backup;
+mod browse;
 mod common;
 mod config;
 mod hostile;
 mod schedule;
 mod secrets;
+mod streams;
