@@ -700,6 +700,35 @@ struct RawSummary {
     backup_end: String,
 }
 
+impl RawSummary {
+    /// The snapshot summary; the duration from restic's start and end times when it printed
+    /// sane ones (0.17+), else its own figure (never negative: 0.18 prints garbage for a
+    /// skipped backup).
+    fn into_summary(self) -> SnapshotSummary {
+        let duration = match (
+            parse_rfc3339_ms(&self.backup_start),
+            parse_rfc3339_ms(&self.backup_end),
+        ) {
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1000.0,
+            _ => self.total_duration.max(0.0),
+        };
+        SnapshotSummary {
+            files_new: self.files_new,
+            files_changed: self.files_changed,
+            files_unmodified: self.files_unmodified,
+            dirs_new: self.dirs_new,
+            dirs_changed: self.dirs_changed,
+            dirs_unmodified: self.dirs_unmodified,
+            data_blobs: self.data_blobs,
+            tree_blobs: self.tree_blobs,
+            data_added: self.data_added,
+            total_files_processed: self.total_files_processed,
+            total_bytes_processed: self.total_bytes_processed,
+            total_duration: duration,
+        }
+    }
+}
+
 /// Parses one stdout line of `restic backup --json`.
 pub fn parse_backup_line(line: &str) -> BackupEvent {
     if !line.trim_start().starts_with('{') {
@@ -722,32 +751,11 @@ pub fn parse_backup_line(line: &str) -> BackupEvent {
             current_file: current_files,
         }),
         Ok(RawBackupLine::Summary(s)) => {
-            let mut duration = s.total_duration;
-            if duration == 0.0
-                && let (Some(a), Some(b)) = (
-                    parse_rfc3339_ms(&s.backup_start),
-                    parse_rfc3339_ms(&s.backup_end),
-                )
-            {
-                duration = (b - a) as f64 / 1000.0;
-            }
+            let dry_run = s.dry_run;
+            let snapshot_id = s.snapshot_id.clone();
             BackupEvent::Summary(
-                BackupProgressSummary {
-                    snapshot_id: s.snapshot_id,
-                    files_new: s.files_new,
-                    files_changed: s.files_changed,
-                    files_unmodified: s.files_unmodified,
-                    dirs_new: s.dirs_new,
-                    dirs_changed: s.dirs_changed,
-                    dirs_unmodified: s.dirs_unmodified,
-                    data_blobs: s.data_blobs,
-                    tree_blobs: s.tree_blobs,
-                    data_added: s.data_added,
-                    total_files_processed: s.total_files_processed,
-                    total_bytes_processed: s.total_bytes_processed,
-                    total_duration: duration,
-                },
-                s.dry_run,
+                BackupProgressSummary::of_snapshot(s.into_summary(), snapshot_id),
+                dry_run,
             )
         }
         Ok(RawBackupLine::Error {
@@ -781,29 +789,7 @@ struct RawSnapshot {
 
 impl RawSnapshot {
     fn into_snapshot(self) -> ResticSnapshot {
-        let summary = self.summary.map(|s| {
-            let duration = match (
-                parse_rfc3339_ms(&s.backup_start),
-                parse_rfc3339_ms(&s.backup_end),
-            ) {
-                (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
-                _ => s.total_duration,
-            };
-            SnapshotSummary {
-                files_new: s.files_new,
-                files_changed: s.files_changed,
-                files_unmodified: s.files_unmodified,
-                dirs_new: s.dirs_new,
-                dirs_changed: s.dirs_changed,
-                dirs_unmodified: s.dirs_unmodified,
-                data_blobs: s.data_blobs,
-                tree_blobs: s.tree_blobs,
-                data_added: s.data_added,
-                total_files_processed: s.total_files_processed,
-                total_bytes_processed: s.total_bytes_processed,
-                total_duration: duration,
-            }
-        });
+        let summary = self.summary.map(RawSummary::into_summary);
         ResticSnapshot {
             unix_time_ms: parse_rfc3339_ms(&self.time).unwrap_or(0),
             id: self.id,

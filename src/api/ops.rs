@@ -169,17 +169,7 @@ struct ClearHistoryRequest {
 pub fn clear_history(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: ClearHistoryRequest = decode(body)?;
     let sel = r.selector.unwrap_or_default();
-    if !sel.ids.is_empty() {
-        let others = OpSelector {
-            ids: Vec::new(),
-            ..sel.clone()
-        };
-        if !others.is_empty() {
-            return Err(ApiError::invalid(
-                "selector: ids cannot be combined with other filters",
-            ));
-        }
-    }
+    sel.check().map_err(ApiError::invalid)?;
     let ops = app
         .oplog
         .query(&sel, 0)

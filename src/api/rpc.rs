@@ -511,17 +511,7 @@ struct OperationsResponse {
 fn get_operations(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: GetOperationsRequest = decode(body)?;
     let sel = r.selector.unwrap_or_default();
-    if !sel.ids.is_empty() {
-        let others = OpSelector {
-            ids: Vec::new(),
-            ..sel.clone()
-        };
-        if !others.is_empty() {
-            return Err(ApiError::invalid(
-                "selector: ids cannot be combined with other filters",
-            ));
-        }
-    }
+    sel.check().map_err(ApiError::invalid)?;
     if r.last_n < 0 {
         return Err(ApiError::invalid("lastN must not be negative"));
     }

@@ -209,27 +209,17 @@ impl ScanLine<'_> {
 
     #[allow(dead_code)] // used by the index
     pub fn kind(&self) -> OpKind {
-        if self.operation_backup.is_some() {
-            OpKind::Backup
-        } else if self.operation_index_snapshot.is_some() {
-            OpKind::IndexSnapshot
-        } else if self.operation_forget.is_some() {
-            OpKind::Forget
-        } else if self.operation_prune.is_some() {
-            OpKind::Prune
-        } else if self.operation_restore.is_some() {
-            OpKind::Restore
-        } else if self.operation_stats.is_some() {
-            OpKind::Stats
-        } else if self.operation_run_hook.is_some() {
-            OpKind::RunHook
-        } else if self.operation_check.is_some() {
-            OpKind::Check
-        } else if self.operation_run_command.is_some() {
-            OpKind::RunCommand
-        } else {
-            OpKind::None
-        }
+        OpKind::from_present([
+            self.operation_backup.is_some(),
+            self.operation_index_snapshot.is_some(),
+            self.operation_forget.is_some(),
+            self.operation_prune.is_some(),
+            self.operation_restore.is_some(),
+            self.operation_stats.is_some(),
+            self.operation_run_hook.is_some(),
+            self.operation_check.is_some(),
+            self.operation_run_command.is_some(),
+        ])
     }
 }
 

@@ -497,6 +497,19 @@ impl Orchestrator {
         }
     }
 
+    /// A queued task's operation, moved to INPROGRESS (in memory: the caller saves it).
+    fn start_operation(&self, op_id: i64) -> Result<Operation, ApiError> {
+        let mut op = match self.env.oplog.get(op_id) {
+            Ok(Some(op)) => op,
+            Ok(None) => return Err(ApiError::not_found(format!("operation {op_id} not found"))),
+            Err(e) => return Err(ApiError::internal(e.to_string())),
+        };
+        op.status = OperationStatus::InProgress;
+        op.unix_time_start_ms = now_ms();
+        op.display_message.clear();
+        Ok(op)
+    }
+
     fn save(&self, op: &mut Operation) {
         if let Err(e) = self.env.oplog.update(op) {
             log::error!("operation {}: {e}", op.id);

@@ -122,15 +122,11 @@ impl Orchestrator {
         if op_id == 0 {
             return None;
         }
-        match self.env.oplog.get(op_id) {
-            Ok(Some(mut op)) => {
-                op.status = OperationStatus::InProgress;
-                op.unix_time_start_ms = now_ms();
-                op.display_message.clear();
+        match self.start_operation(op_id) {
+            Ok(mut op) => {
                 self.save(&mut op);
                 Some(op)
             }
-            Ok(None) => None,
             Err(e) => {
                 log::error!("operation {op_id}: {e}");
                 None

@@ -6,7 +6,7 @@
 //! prints no JSON: there footrest restores `<snap> --include <path>` into a staging directory
 //! inside the target and moves the item up, so the target looks the same with every version.
 
-use super::{Failure, Orchestrator, Queued, Task, priority};
+use super::{Failure, Orchestrator, Task, priority};
 use crate::api::{ApiError, Code};
 use crate::logstore::{LogWriter, TASK_LOG_CAP};
 use crate::model::{
@@ -75,40 +75,12 @@ impl Orchestrator {
             .oplog
             .add(&mut op)
             .map_err(|e| ApiError::internal(format!("recording the restore: {e}")))?;
-        let mut st = self.lock();
-        if st.stopping {
-            drop(st);
-            self.finish_cancelled(
-                op.id,
-                OperationStatus::SystemCancelled,
-                "footrest is stopping",
-            );
-            return Err(ApiError::new(Code::Unavailable, "footrest is stopping"));
-        }
-        let seq = st.next_seq;
-        st.next_seq += 1;
-        st.tasks.push(Queued {
-            seq,
-            priority: priority::INTERACTIVE,
-            op_id: op.id,
-            task: Task::Restore,
-            responder: None,
-        });
-        drop(st);
-        self.wake.notify_all();
-        Ok(op.id)
+        self.enqueue(Task::Restore, priority::INTERACTIVE, Some(op.id), None)
     }
 
     /// Runs a queued restore (worker thread).
     pub(super) fn run_restore(&self, op_id: i64, cancel: &CancelHandle) -> Result<(), ApiError> {
-        let mut op = match self.env.oplog.get(op_id) {
-            Ok(Some(op)) => op,
-            Ok(None) => return Err(ApiError::not_found(format!("operation {op_id} not found"))),
-            Err(e) => return Err(ApiError::internal(e.to_string())),
-        };
-        op.status = OperationStatus::InProgress;
-        op.unix_time_start_ms = now_ms();
-        op.display_message.clear();
+        let mut op = self.start_operation(op_id)?;
         let mut log = match self
             .env
             .logs

@@ -317,8 +317,8 @@ fn cancelling_a_queued_backup_answers_its_waiting_call_and_leaves_no_restic_behi
     assert_eq!(r1.status, 499);
     let op = &ops_of(&s.d, json!({"ids": [running]}))[0];
     assert_eq!(op["status"], "STATUS_USER_CANCELLED");
-    // restic's argv names the plan's tag (the repo is in its environment).
-    let strays = processes_matching("plan:plan1");
+    // Nothing the daemon started is left running.
+    let strays: Vec<u32> = descendants(s.d.pid());
     assert!(strays.is_empty(), "no restic left running: {strays:?}");
     assert_eq!(lock_count(&s.repo), 0, "restic removed its lock on SIGINT");
 }
@@ -339,7 +339,7 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
     });
     let id = running_backup(&s.d, "plan1");
     // Kill the daemon and its restic the way a power cut or OOM killer would.
-    let restics = processes_matching("plan:plan1");
+    let restics: Vec<u32> = descendants(s.d.pid());
     let Setup { d, repo, src, work } = s;
     let dir = d.kill();
     for pid in &restics {
@@ -358,6 +358,7 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(lock_count(&repo) > 0, "a killed restic leaves its lock");
+
     let d = Daemon::spawn(dir, &Opts::default());
     let op = d.wait_for("the interrupted op", Duration::from_secs(20), || {
         ops_of(&d, json!({"ids": [id]})).into_iter().next()
