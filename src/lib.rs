@@ -6,6 +6,7 @@
 pub mod api;
 pub mod config;
 pub mod daemon;
+pub mod install_restic;
 pub mod logger;
 pub mod model;
 pub mod oplog;

@@ -10,6 +10,7 @@ const USAGE: &str = "\
 footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
 
 Usage: footrest [OPTIONS]
+       footrest install-restic [--version X] [--base-url URL] [--data-dir PATH]
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -32,7 +33,11 @@ fn main() -> ExitCode {
         .and_then(|s| footrest::logger::parse_level(&s))
         .unwrap_or(log::LevelFilter::Info);
     footrest::logger::init(level);
-    match parse_args(std::env::args_os().skip(1).collect()) {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "install-restic") {
+        return footrest::install_restic::run_cli(args.split_off(1));
+    }
+    match parse_args(args) {
         Ok(Command::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
