@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;
+pub mod install_restic;
 pub mod logger;
 pub mod logstore;
 pub mod model;

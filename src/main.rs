@@ -10,6 +10,7 @@ const USAGE: &str = "\
 footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
 
 Usage: footrest [OPTIONS]
+       footrest install-restic [--version X] [--base-url URL] [--data-dir PATH]
        footrest hash-password < password-file
        footrest [--data-dir PATH] ops [--plan ID] [--repo ID] [--flow ID] [--last N] [--json] ...
 
@@ -18,6 +19,8 @@ Commands:
                         passwordBcrypt in config.json (Backrest's encoding)
   ops                   list operations from the data dir, without the daemon (safe while
                         it runs); `footrest ops --help` for its filters
+  install-restic        download restic for this machine, check its SHA-256, install it
+                        into <data dir>/bin/restic
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -45,7 +48,11 @@ fn main() -> ExitCode {
         .and_then(|s| footrest::logger::parse_level(&s))
         .unwrap_or(log::LevelFilter::Info);
     footrest::logger::init(level);
-    match parse_args(std::env::args_os().skip(1).collect()) {
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "install-restic") {
+        return footrest::install_restic::run_cli(args.split_off(1));
+    }
+    match parse_args(args) {
         Ok(Command::Help) => {
             print!("{USAGE}");
             ExitCode::SUCCESS
