@@ -46,7 +46,9 @@ fn main() {
     config["plans"] = serde_json::json!([{"id": "p", "repo": "r", "paths": [src]}]);
     c.post("/v1.Backrest/SetConfig", &config.to_string());
 
-    println!("## RPC latency (keep-alive connection, {ROUNDS} rounds x {PER_ROUND} requests)");
+    println!(
+        "## RPC latency ({ROUNDS} rounds x {PER_ROUND} requests; connections kept alive where the server allows)"
+    );
     let mut bare_c = keep_alive(bare_port);
     let (mut t_bare, mut t_cfg, mut t_ops) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..ROUNDS {
@@ -219,30 +221,44 @@ impl Drop for Daemon {
     }
 }
 
+/// An HTTP/1.1 client on one connection, reconnecting when the server closes it (footrest
+/// answers `Connection: close`), so both servers are measured as a client would see them.
 struct Client {
-    r: BufReader<TcpStream>,
+    port: u16,
+    r: Option<BufReader<TcpStream>>,
 }
 
 fn keep_alive(port: u16) -> Client {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_nodelay(true).unwrap();
-    Client {
-        r: BufReader::new(s),
-    }
+    Client { port, r: None }
 }
 
 impl Client {
     fn post(&mut self, path: &str, body: &str) -> Vec<u8> {
+        let port = self.port;
+        let r = self.r.get_or_insert_with(|| {
+            let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+            s.set_nodelay(true).unwrap();
+            BufReader::new(s)
+        });
+        let (out, close) = Self::exchange(r, path, body);
+        if close {
+            self.r = None;
+        }
+        out
+    }
+
+    fn exchange(r: &mut BufReader<TcpStream>, path: &str, body: &str) -> (Vec<u8>, bool) {
         let req = format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
-        self.r.get_mut().write_all(req.as_bytes()).unwrap();
+        r.get_mut().write_all(req.as_bytes()).unwrap();
         let mut len = 0usize;
         let mut chunked = false;
+        let mut close = false;
         loop {
             let mut line = String::new();
-            self.r.read_line(&mut line).unwrap();
+            r.read_line(&mut line).unwrap();
             let l = line.trim_end();
             if l.is_empty() {
                 break;
@@ -254,15 +270,18 @@ impl Client {
             if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
                 chunked = true;
             }
+            if lower.starts_with("connection:") && lower.contains("close") {
+                close = true;
+            }
         }
         let mut out = Vec::new();
         if chunked {
             loop {
                 let mut size = String::new();
-                self.r.read_line(&mut size).unwrap();
+                r.read_line(&mut size).unwrap();
                 let n = usize::from_str_radix(size.trim(), 16).unwrap();
                 let mut chunk = vec![0; n + 2];
-                self.r.read_exact(&mut chunk).unwrap();
+                r.read_exact(&mut chunk).unwrap();
                 if n == 0 {
                     break;
                 }
@@ -270,9 +289,9 @@ impl Client {
             }
         } else {
             out.resize(len, 0);
-            self.r.read_exact(&mut out).unwrap();
+            r.read_exact(&mut out).unwrap();
         }
-        out
+        (out, close)
     }
 }
 

@@ -935,6 +935,11 @@ impl SharedConfig {
             .clone()
     }
 
+    /// Reads part of the current config without copying all of it.
+    pub fn read<T>(&self, f: impl FnOnce(&Config) -> T) -> T {
+        f(&self.current.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
     pub fn path(&self) -> &Path {
         self.store.path()
     }

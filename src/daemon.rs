@@ -73,12 +73,14 @@ impl Daemon {
             restic_cmd: s.restic_cmd.clone(),
         });
         unlock_after_crash(&config, &s.restic_cmd, &interrupted);
+        let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let worker = orchestrator
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
         auto_initialize(&config, &s.restic_cmd);
         let scheduler = scheduler::start(Arc::clone(&orchestrator), schedule::local_time_zone())
             .map_err(|e| format!("starting the scheduler: {e}"))?;
+        let streams = crate::api::stream::Streams::new(&oplog);
         let app = Arc::new(App {
             config,
             logs,
@@ -86,6 +88,8 @@ impl Daemon {
             orchestrator,
             restic_cmd: s.restic_cmd.clone(),
             data_dir: s.data_dir.clone(),
+            auth,
+            streams,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;
@@ -115,11 +119,16 @@ impl Daemon {
     /// Stops accepting requests, lets the running task finish within the grace period, joins.
     pub fn stop(self) {
         log::info!("stopping");
-        self.server.stop();
         self.scheduler.stop();
+        let http = self.server.stop();
+        self.app.streams.stop();
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");
+        }
+        http.finish();
+        if let Err(e) = self.app.oplog.flush() {
+            log::error!("flushing the history: {e}");
         }
         log::info!("stopped");
     }
@@ -205,15 +214,27 @@ fn auto_initialize(config: &Arc<SharedConfig>, restic_cmd: &str) {
         });
 }
 
-/// Blocks until SIGTERM or SIGINT arrives.
-pub fn wait_for_signal() -> std::io::Result<()> {
-    use std::io::Read;
-    use std::os::unix::net::UnixStream;
-    let (mut rx, tx) = UnixStream::pair()?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx.try_clone()?)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
-    let mut buf = [0u8; 1];
-    rx.read_exact(&mut buf)
+/// SIGTERM and SIGINT, caught from the moment this is made (before the daemon starts, so a
+/// signal or a shortage of file descriptors later cannot leave the daemon unstoppable).
+pub struct Signals {
+    rx: std::os::unix::net::UnixStream,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Signals> {
+        use std::os::unix::net::UnixStream;
+        let (rx, tx) = UnixStream::pair()?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx.try_clone()?)?;
+        signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;
+        Ok(Signals { rx })
+    }
+
+    /// Blocks until SIGTERM or SIGINT arrives.
+    pub fn wait(mut self) -> std::io::Result<()> {
+        use std::io::Read;
+        let mut buf = [0u8; 1];
+        self.rx.read_exact(&mut buf)
+    }
 }
 
 #[cfg(test)]

@@ -4,9 +4,12 @@
 //! the threads and how they talk.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod daemon;
+pub mod dashboard;
 pub mod hooks;
+pub mod install_restic;
 pub mod logger;
 pub mod logstore;
 pub mod model;
@@ -15,5 +18,7 @@ pub mod orchestrator;
 pub mod proto;
 pub mod restic;
 pub mod schedule;
+pub mod tar;
 pub mod template;
+pub mod token;
 pub mod util;

@@ -31,8 +31,16 @@ pub struct LogStore {
 static SEQ: AtomicU64 = AtomicU64::new(0);
 
 impl LogStore {
+    /// Opens the directory (the daemon, holding the data dir lock). `.live` markers left by a
+    /// previous run are removed: no writer survives a restart, and a marker without one would
+    /// make a log look live forever (GetLogs would tail it until shutdown).
     pub fn open(dir: &Path) -> io::Result<LogStore> {
         fs::create_dir_all(dir)?;
+        for e in fs::read_dir(dir)?.flatten() {
+            if e.file_name().to_string_lossy().ends_with(".live") {
+                let _ = fs::remove_file(e.path());
+            }
+        }
         Ok(LogStore {
             dir: dir.to_path_buf(),
         })
@@ -132,6 +140,11 @@ impl LogStore {
             }
         }
         removed
+    }
+
+    /// The operation a ref was made for (refs start `op<id>-`), if any.
+    pub fn owner(logref: &str) -> Option<i64> {
+        logref.strip_prefix("op")?.split('-').next()?.parse().ok()
     }
 
     /// Removes a log now (its operation was deleted).
@@ -267,6 +280,29 @@ mod tests {
         assert!(text.ends_with("line 099\n"), "{text}");
         assert!(text.contains("bytes cut"), "{text}");
         assert!(text.len() < 200);
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_ref_names_the_operation_that_owns_it() {
+        assert_eq!(LogStore::owner("op42-prune-1700000000000-3"), Some(42));
+        assert_eq!(LogStore::owner("prune-1700000000000-3"), None);
+        let (s, dir) = store();
+        let w = s.create("op7-check", 100).unwrap();
+        assert_eq!(LogStore::owner(w.logref()), Some(7));
+        let _ = fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_log_left_live_by_a_killed_daemon_is_complete_after_a_restart() {
+        let (s, dir) = store();
+        let w = s.create("backup", TASK_LOG_CAP).unwrap();
+        let r = w.logref().to_string();
+        std::mem::forget(w); // as if the process died
+        assert!(s.is_live(&r));
+        let s = LogStore::open(&dir).unwrap();
+        assert!(!s.is_live(&r));
+        assert!(s.read(&r).is_some());
         let _ = fs::remove_dir_all(dir);
     }
 

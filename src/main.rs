@@ -10,7 +10,20 @@ const USAGE: &str = "\
 footrest — schedules and runs restic backups, keeps their history, speaks Backrest's API
 
 Usage: footrest [OPTIONS]
-       footrest hook test <plan|repo> <id> <index>   fire one hook (see footrest hook --help)
+       footrest install-restic [--version X] [--base-url URL] [--data-dir PATH]
+       footrest hash-password < password-file
+       footrest hook test <plan|repo> <id> <index>   (footrest hook --help)
+       footrest [--data-dir PATH] ops [--plan ID] [--repo ID] [--flow ID] [--last N] [--json] ...
+
+Commands:
+  hash-password         read a password on stdin, print its hash for a user's
+                        passwordBcrypt in config.json (Backrest's encoding)
+  ops                   list operations from the data dir, without the daemon (safe while
+                        it runs); `footrest ops --help` for its filters
+  install-restic        download restic for this machine, check its SHA-256, install it
+                        into <data dir>/bin/restic
+  hook test             fire one hook of the config with sample variables and say how
+                        it went; `footrest hook --help` for its options
 
 Options:
   --bind-address ADDR   where to listen: host:port, or a port for all interfaces
@@ -25,6 +38,11 @@ Options:
   -V, --version         print the version
 
 Environment: FOOTREST_LOG=error|warn|info|debug sets the log level (default info).
+  FOOTREST_HTTP_TIMEOUT_MS   idle timeout of HTTP connections (default 30000)
+  FOOTREST_HTTP_MAX_CLIENTS  HTTP connections open at once (default from the fd limit)
+
+Locked out? Stop footrest, remove the users (or set disabled to true) under auth in
+config.json, start it again and set a new password from the UI or with hash-password.
 ";
 
 fn main() -> ExitCode {
@@ -33,9 +51,12 @@ fn main() -> ExitCode {
         .and_then(|s| footrest::logger::parse_level(&s))
         .unwrap_or(log::LevelFilter::Info);
     footrest::logger::init(level);
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let mut args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_some_and(|a| a == "install-restic") {
+        return footrest::install_restic::run_cli(args.split_off(1));
+    }
     if args.first().is_some_and(|a| a == "hook") {
-        return footrest::hooks::cli::main(args[1..].to_vec());
+        return footrest::hooks::cli::main(args.split_off(1));
     }
     match parse_args(args) {
         Ok(Command::Help) => {
@@ -47,6 +68,17 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Command::Serve(settings)) => serve(&settings),
+        Ok(Command::HashPassword) => hash_password(),
+        Ok(Command::Ops { data_dir, args }) => {
+            let mut out = std::io::stdout().lock();
+            match footrest::oplog::ops_cli(&args, &data_dir, &mut out) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("footrest ops: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Err(e) => {
             eprintln!("footrest: {e}\n\nRun footrest --help for usage.");
             ExitCode::from(2)
@@ -55,6 +87,13 @@ fn main() -> ExitCode {
 }
 
 fn serve(settings: &Settings) -> ExitCode {
+    let signals = match daemon::Signals::install() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("installing signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let d = match daemon::Daemon::start(settings) {
         Ok(d) => d,
         Err(e) => {
@@ -62,17 +101,47 @@ fn serve(settings: &Settings) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    if let Err(e) = daemon::wait_for_signal() {
+    if let Err(e) = signals.wait() {
         log::error!("waiting for signals: {e}");
     }
     d.stop();
+    if footrest::api::failed() {
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
+}
+
+/// Reads one password from stdin (a trailing newline is not part of it), prints its hash.
+fn hash_password() -> ExitCode {
+    use std::io::Read;
+    let mut input = String::new();
+    if let Err(e) = std::io::stdin().take(4096).read_to_string(&mut input) {
+        eprintln!("footrest: reading the password from stdin: {e}");
+        return ExitCode::from(2);
+    }
+    let password = input.strip_suffix('\n').unwrap_or(&input);
+    let password = password.strip_suffix('\r').unwrap_or(password);
+    match footrest::auth::hash_password(password) {
+        Ok(h) => {
+            println!("{h}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("footrest: {e}");
+            ExitCode::from(2)
+        }
+    }
 }
 
 enum Command {
     Help,
     Version,
     Serve(Settings),
+    Ops {
+        data_dir: PathBuf,
+        args: Vec<String>,
+    },
+    HashPassword,
 }
 
 fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
@@ -82,6 +151,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut data_dir = None;
     let mut restic_cmd = None;
     let mut grace = 30u64;
+    let mut ops_args = None;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
         match arg {
@@ -95,6 +165,16 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
                 data_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
+            Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
+            Value(v) if v == "ops" => {
+                let rest: Vec<String> = p
+                    .raw_args()
+                    .map_err(|e| e.to_string())?
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect();
+                ops_args = Some(rest);
+                break;
+            }
             Long("shutdown-grace") => {
                 grace = string(p.value())?
                     .parse()
@@ -115,6 +195,9 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         .or_else(|| env("BACKREST_DATA").map(PathBuf::from))
         .or_else(|| env("XDG_DATA_HOME").map(|d| PathBuf::from(d).join("footrest")))
         .unwrap_or_else(|| home.join(".local/share/footrest"));
+    if let Some(args) = ops_args {
+        return Ok(Command::Ops { data_dir, args });
+    }
     let bind = match bind {
         Some(b) => b,
         None => match env("BACKREST_PORT") {

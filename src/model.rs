@@ -116,29 +116,60 @@ pub enum OpKind {
     RunCommand,
 }
 
+impl OpKind {
+    /// The kind from which `operation_*` members are present, in the order of the proto's
+    /// oneof: backup, index snapshot, forget, prune, restore, stats, run hook, check, run command.
+    pub fn from_present(present: [bool; 9]) -> OpKind {
+        const KINDS: [OpKind; 9] = [
+            OpKind::Backup,
+            OpKind::IndexSnapshot,
+            OpKind::Forget,
+            OpKind::Prune,
+            OpKind::Restore,
+            OpKind::Stats,
+            OpKind::RunHook,
+            OpKind::Check,
+            OpKind::RunCommand,
+        ];
+        present
+            .iter()
+            .position(|p| *p)
+            .map_or(OpKind::None, |i| KINDS[i])
+    }
+}
+
 impl Operation {
+    /// Every task log this operation names (its own and its output logs).
+    pub fn logrefs(&self) -> impl Iterator<Item = &str> {
+        [
+            Some(self.logref.as_str()),
+            self.operation_prune
+                .as_ref()
+                .map(|p| p.output_logref.as_str()),
+            self.operation_check
+                .as_ref()
+                .map(|c| c.output_logref.as_str()),
+            self.operation_run_command
+                .as_ref()
+                .map(|c| c.output_logref.as_str()),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|r| !r.is_empty())
+    }
+
     pub fn kind(&self) -> OpKind {
-        if self.operation_backup.is_some() {
-            OpKind::Backup
-        } else if self.operation_index_snapshot.is_some() {
-            OpKind::IndexSnapshot
-        } else if self.operation_forget.is_some() {
-            OpKind::Forget
-        } else if self.operation_prune.is_some() {
-            OpKind::Prune
-        } else if self.operation_restore.is_some() {
-            OpKind::Restore
-        } else if self.operation_stats.is_some() {
-            OpKind::Stats
-        } else if self.operation_run_hook.is_some() {
-            OpKind::RunHook
-        } else if self.operation_check.is_some() {
-            OpKind::Check
-        } else if self.operation_run_command.is_some() {
-            OpKind::RunCommand
-        } else {
-            OpKind::None
-        }
+        OpKind::from_present([
+            self.operation_backup.is_some(),
+            self.operation_index_snapshot.is_some(),
+            self.operation_forget.is_some(),
+            self.operation_prune.is_some(),
+            self.operation_restore.is_some(),
+            self.operation_stats.is_some(),
+            self.operation_run_hook.is_some(),
+            self.operation_check.is_some(),
+            self.operation_run_command.is_some(),
+        ])
     }
 }
 
@@ -312,6 +343,27 @@ summary_struct!(
     }
 );
 
+impl BackupProgressSummary {
+    /// A backup's summary line: the snapshot summary and the id of the snapshot it made.
+    pub fn of_snapshot(s: SnapshotSummary, snapshot_id: String) -> Self {
+        Self {
+            snapshot_id,
+            files_new: s.files_new,
+            files_changed: s.files_changed,
+            files_unmodified: s.files_unmodified,
+            dirs_new: s.dirs_new,
+            dirs_changed: s.dirs_changed,
+            dirs_unmodified: s.dirs_unmodified,
+            data_blobs: s.data_blobs,
+            tree_blobs: s.tree_blobs,
+            data_added: s.data_added,
+            total_files_processed: s.total_files_processed,
+            total_bytes_processed: s.total_bytes_processed,
+            total_duration: s.total_duration,
+        }
+    }
+}
+
 /// oneof entry { status, summary }.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -483,6 +535,18 @@ impl OpSelector {
 
     pub fn is_empty(&self) -> bool {
         *self == OpSelector::default()
+    }
+
+    /// `ids` name operations exactly; combined with other filters they are refused.
+    pub fn check(&self) -> Result<(), String> {
+        let others = OpSelector {
+            ids: Vec::new(),
+            ..self.clone()
+        };
+        if !self.ids.is_empty() && !others.is_empty() {
+            return Err("selector: ids cannot be combined with other filters".into());
+        }
+        Ok(())
     }
 }
 

@@ -358,6 +358,116 @@ impl Restic {
         self.version().is_some_and(|v| v >= (major, minor))
     }
 
+    /// Runs restic, handing its stdout to `on_data` in chunks as they arrive (bytes, not lines:
+    /// `dump` output is binary). With `merge_stderr`, stderr goes to `on_data` too, interleaved
+    /// as restic writes it (RunCommand shows a user everything restic said). An error from
+    /// `on_data` (the receiver went away) stops restic's process group. Exit codes as `run_with`.
+    pub fn run_bytes(
+        &self,
+        args: &[String],
+        cancel: Option<&CancelHandle>,
+        merge_stderr: bool,
+        on_data: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+    ) -> Result<i32, ResticError> {
+        let mut cmd = self.command(args)?;
+        let shown = self.cmd.join(" ");
+        let spawn_err = |e: std::io::Error| ResticError::Spawn {
+            cmd: shown.clone(),
+            error: e.to_string(),
+        };
+        let mut merged_reader = None;
+        if merge_stderr {
+            let (reader, writer) = std::io::pipe().map_err(spawn_err)?;
+            cmd.stdout(writer.try_clone().map_err(spawn_err)?)
+                .stderr(writer);
+            merged_reader = Some(reader);
+        } else {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        cmd.process_group(0);
+        if cancel.is_some_and(|c| c.is_cancelled()) {
+            return Err(ResticError::Cancelled);
+        }
+        let mut child = cmd.spawn().map_err(spawn_err)?;
+        // The parent's copies of the pipe's write end went away with `cmd`'s Stdio when
+        // spawned: drop the command so that the reader sees end-of-file when restic exits.
+        drop(cmd);
+        let stdout: Option<Box<dyn Read + Send>> = match merged_reader {
+            Some(r) => Some(Box::new(r)),
+            None => child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        };
+        let stderr = child.stderr.take();
+        let guard = ChildGuard::new(&mut child, cancel);
+        let stderr_thread = stderr.and_then(|pipe| {
+            std::thread::Builder::new()
+                .name("restic-stderr".into())
+                .spawn(move || read_tail(Some(pipe)))
+                .ok()
+        });
+        let mut tail: VecDeque<u8> = VecDeque::new();
+        let mut receiver_error = None;
+        if let Some(mut out) = stdout {
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match out.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if merge_stderr {
+                            tail.extend(&buf[..n]);
+                            let excess = tail.len().saturating_sub(STDERR_KEPT);
+                            tail.drain(..excess);
+                        }
+                        if let Err(e) = on_data(&buf[..n]) {
+                            receiver_error = Some(e);
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        }
+        if let Some(e) = receiver_error {
+            drop(guard); // kills the group and reaps restic
+            let _ = stderr_thread.map(|t| t.join());
+            return Err(ResticError::Output(format!(
+                "stopped: the receiver of restic's output failed: {e}"
+            )));
+        }
+        let status = guard.wait().map_err(spawn_err)?;
+        let stderr_text = match stderr_thread {
+            Some(t) => t.join().unwrap_or_default(),
+            None => String::from_utf8_lossy(tail.make_contiguous()).into_owned(),
+        };
+        if cancel.is_some_and(|c| c.is_cancelled()) && !status.success() {
+            return Err(ResticError::Cancelled);
+        }
+        let exit_message = || {
+            stderr_text
+                .lines()
+                .rev()
+                .find_map(parse_exit_error)
+                .map(|(_, m)| m)
+                .unwrap_or_else(|| explain(&stderr_text))
+        };
+        match (status.code(), status.signal()) {
+            (Some(0), _) => Ok(0),
+            (Some(3), _) => Ok(3),
+            (Some(code), _) => Err(ResticError::Exit {
+                code,
+                message: exit_message(),
+            }),
+            (None, Some(signal)) => Err(ResticError::Signal {
+                signal,
+                message: explain(&stderr_text),
+            }),
+            (None, None) => Err(ResticError::Output("restic ended without a status".into())),
+        }
+    }
+
     /// The repository's config id (the guid), via `restic cat config`.
     pub fn repo_id(&self) -> Result<String, ResticError> {
         let out = self.output(&["cat", "config", "--json", "--no-lock"], None)?;
@@ -590,6 +700,35 @@ struct RawSummary {
     backup_end: String,
 }
 
+impl RawSummary {
+    /// The snapshot summary; the duration from restic's start and end times when it printed
+    /// sane ones (0.17+), else its own figure (never negative: 0.18 prints garbage for a
+    /// skipped backup).
+    fn into_summary(self) -> SnapshotSummary {
+        let duration = match (
+            parse_rfc3339_ms(&self.backup_start),
+            parse_rfc3339_ms(&self.backup_end),
+        ) {
+            (Some(a), Some(b)) if b >= a => (b - a) as f64 / 1000.0,
+            _ => self.total_duration.max(0.0),
+        };
+        SnapshotSummary {
+            files_new: self.files_new,
+            files_changed: self.files_changed,
+            files_unmodified: self.files_unmodified,
+            dirs_new: self.dirs_new,
+            dirs_changed: self.dirs_changed,
+            dirs_unmodified: self.dirs_unmodified,
+            data_blobs: self.data_blobs,
+            tree_blobs: self.tree_blobs,
+            data_added: self.data_added,
+            total_files_processed: self.total_files_processed,
+            total_bytes_processed: self.total_bytes_processed,
+            total_duration: duration,
+        }
+    }
+}
+
 /// Parses one stdout line of `restic backup --json`.
 pub fn parse_backup_line(line: &str) -> BackupEvent {
     if !line.trim_start().starts_with('{') {
@@ -612,32 +751,11 @@ pub fn parse_backup_line(line: &str) -> BackupEvent {
             current_file: current_files,
         }),
         Ok(RawBackupLine::Summary(s)) => {
-            let mut duration = s.total_duration;
-            if duration == 0.0
-                && let (Some(a), Some(b)) = (
-                    parse_rfc3339_ms(&s.backup_start),
-                    parse_rfc3339_ms(&s.backup_end),
-                )
-            {
-                duration = (b - a) as f64 / 1000.0;
-            }
+            let dry_run = s.dry_run;
+            let snapshot_id = s.snapshot_id.clone();
             BackupEvent::Summary(
-                BackupProgressSummary {
-                    snapshot_id: s.snapshot_id,
-                    files_new: s.files_new,
-                    files_changed: s.files_changed,
-                    files_unmodified: s.files_unmodified,
-                    dirs_new: s.dirs_new,
-                    dirs_changed: s.dirs_changed,
-                    dirs_unmodified: s.dirs_unmodified,
-                    data_blobs: s.data_blobs,
-                    tree_blobs: s.tree_blobs,
-                    data_added: s.data_added,
-                    total_files_processed: s.total_files_processed,
-                    total_bytes_processed: s.total_bytes_processed,
-                    total_duration: duration,
-                },
-                s.dry_run,
+                BackupProgressSummary::of_snapshot(s.into_summary(), snapshot_id),
+                dry_run,
             )
         }
         Ok(RawBackupLine::Error {
@@ -671,29 +789,7 @@ struct RawSnapshot {
 
 impl RawSnapshot {
     fn into_snapshot(self) -> ResticSnapshot {
-        let summary = self.summary.map(|s| {
-            let duration = match (
-                parse_rfc3339_ms(&s.backup_start),
-                parse_rfc3339_ms(&s.backup_end),
-            ) {
-                (Some(a), Some(b)) => (b - a) as f64 / 1000.0,
-                _ => s.total_duration,
-            };
-            SnapshotSummary {
-                files_new: s.files_new,
-                files_changed: s.files_changed,
-                files_unmodified: s.files_unmodified,
-                dirs_new: s.dirs_new,
-                dirs_changed: s.dirs_changed,
-                dirs_unmodified: s.dirs_unmodified,
-                data_blobs: s.data_blobs,
-                tree_blobs: s.tree_blobs,
-                data_added: s.data_added,
-                total_files_processed: s.total_files_processed,
-                total_bytes_processed: s.total_bytes_processed,
-                total_duration: duration,
-            }
-        });
+        let summary = self.summary.map(RawSummary::into_summary);
         ResticSnapshot {
             unix_time_ms: parse_rfc3339_ms(&self.time).unwrap_or(0),
             id: self.id,

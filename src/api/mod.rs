@@ -1,13 +1,22 @@
 //! HTTP: the listener, the fixed pool of handler threads, routing, and the RPC handlers.
 //!
-//! A tiny_http server accepts connections; `handlers` named threads call `recv()` and answer
-//! each request. Read-only RPCs are answered on the handler thread; Backup hands its request to
-//! the worker (see `orchestrator::Responder`) so a long backup never pins a handler thread.
+//! The front door (`front`) accepts connections and reads whole requests under size and time
+//! limits, then hands them to a tiny_http server on a private Unix socket; `handlers` named threads
+//! call `recv()`, check credentials (`auth`) and answer each request. Read-only RPCs are answered
+//! on the handler thread; Backup hands its request to the worker (see `orchestrator::Responder`)
+//! so a long backup never pins a handler thread.
 
+mod auth;
+mod browse;
 mod connect;
+mod front;
+mod ops;
 mod rpc;
+pub mod stream;
 
+pub use auth::routes;
 pub use connect::{ApiError, Code};
+pub use front::Limits;
 
 use crate::config::SharedConfig;
 use crate::logstore::LogStore;
@@ -16,15 +25,64 @@ use crate::orchestrator::Orchestrator;
 use std::io::{self, Read};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
 use tiny_http::{Header, Method, Request, Response};
 
 /// Largest request body accepted (configs are a few KB; this leaves ample room).
 pub const MAX_BODY: usize = 4 * 1024 * 1024;
-/// Idle and slow clients are dropped after this long without progress.
-pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(30);
+/// Deepest JSON nesting accepted in a request. Real messages nest under ten levels; serde_json
+/// stops at 128 for values it builds but skips ignored (unknown) fields at any depth.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Whether `body`'s JSON nests deeper than `max` (a byte scan that skips strings).
+pub fn json_too_deep(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Set when the HTTP side failed for good; the daemon then exits non-zero (see `main`).
+static FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Whether the HTTP side failed for good (the process should exit with a failure status so that
+/// its supervisor restarts it).
+pub fn failed() -> bool {
+    FAILED.load(Ordering::SeqCst)
+}
+
+/// Records a fatal HTTP failure and asks the daemon to stop (SIGTERM to ourselves).
+fn fail(why: &str) {
+    if !FAILED.swap(true, Ordering::SeqCst) {
+        log::error!("http: {why}; stopping so that the supervisor restarts footrest");
+        // SAFETY: plain syscalls with valid arguments.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+    }
+}
 
 /// Everything the handlers share.
 pub struct App {
@@ -34,37 +92,108 @@ pub struct App {
     pub orchestrator: Arc<Orchestrator>,
     pub restic_cmd: String,
     pub data_dir: PathBuf,
+    pub auth: crate::auth::Authenticator,
+    /// Event streams, log tails and downloads (their threads and the oplog fan-out).
+    pub streams: Arc<stream::Streams>,
 }
 
-/// The running HTTP side: the tiny_http server and its handler threads.
+/// The running HTTP side: the front door, the tiny_http server and its handler threads.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
+    shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
     addr: std::net::SocketAddr,
+    front: front::Front,
+}
+
+/// What the handler threads share: the current tiny_http server (replaced if its accept thread
+/// dies) and the shutdown flag.
+struct Shared {
+    current: Mutex<Arc<tiny_http::Server>>,
+    socket: PathBuf,
+    handlers: usize,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    fn current(&self) -> Arc<tiny_http::Server> {
+        Arc::clone(&self.current.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// tiny_http's accept thread ends for good on its first error (an `Err` from `recv`), or
+    /// panics when it cannot dup an accepted socket (the front door then finds nobody listening):
+    /// bind the socket again, start a new server, and move every handler thread over to it.
+    /// One attempt; Ok when `failed` is no longer the current server.
+    fn replace(&self, failed: &Arc<tiny_http::Server>, why: &str) -> io::Result<()> {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if !Arc::ptr_eq(&cur, failed) || self.stopping.load(Ordering::SeqCst) {
+            return Ok(()); // done already, or shutting down
+        }
+        let server = front::bind_internal(&self.socket).and_then(|l| {
+            tiny_http::Server::from_listener(l, None).map_err(|e| io::Error::other(e.to_string()))
+        })?;
+        log::warn!("http: the internal listener failed ({why}); started a new one");
+        *cur = Arc::new(server);
+        drop(cur);
+        for _ in 0..self.handlers {
+            failed.unblock();
+        }
+        Ok(())
+    }
+
+    /// `replace`, retried for up to ten seconds; past that the daemon stops (non-zero exit).
+    fn replace_or_fail(&self, failed: &Arc<tiny_http::Server>, why: &str) {
+        for _ in 0..100 {
+            match self.replace(failed, why) {
+                Ok(()) => return,
+                Err(e) => log::debug!("http: restarting the internal listener: {e}"),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        fail("the internal listener cannot be restarted");
+    }
 }
 
 impl Server {
-    /// Binds and starts `handlers` handler threads.
+    /// Starts the front door on `listener` and `handlers` handler threads.
     pub fn start(app: Arc<App>, listener: TcpListener, handlers: usize) -> io::Result<Server> {
-        set_socket_timeouts(&listener, SOCKET_TIMEOUT)?;
         let addr = listener.local_addr()?;
-        let http = tiny_http::Server::from_listener(listener, None)
+        let socket = front::internal_socket_path(&app.data_dir)?;
+        let http = tiny_http::Server::from_listener(front::bind_internal(&socket)?, None)
             .map_err(|e| io::Error::other(e.to_string()))?;
-        let http = Arc::new(http);
+        let handlers = handlers.max(1);
+        let shared = Arc::new(Shared {
+            current: Mutex::new(Arc::new(http)),
+            socket: socket.clone(),
+            handlers,
+            stopping: AtomicBool::new(false),
+        });
         let mut threads = Vec::new();
-        for i in 0..handlers.max(1) {
-            let http = Arc::clone(&http);
+        for i in 0..handlers {
             let app = Arc::clone(&app);
+            let shared = Arc::clone(&shared);
             threads.push(
                 std::thread::Builder::new()
                     .name(format!("http-{i}"))
-                    .spawn(move || handler_loop(&app, &http))?,
+                    .spawn(move || handler_loop(&app, &shared))?,
             );
         }
+        let limits = Limits::for_this_process(MAX_BODY);
+        let for_front = Arc::clone(&shared);
+        let hooks = front::Hooks {
+            fatal: Box::new(fail),
+            upstream_down: Box::new(move || {
+                let http = for_front.current();
+                if let Err(e) = for_front.replace(&http, "nothing listens on it") {
+                    log::debug!("http: restarting the internal listener: {e}");
+                }
+            }),
+        };
+        let front = front::Front::start(listener, socket, limits, hooks)?;
         Ok(Server {
-            http,
+            shared,
             threads,
             addr,
+            front,
         })
     }
 
@@ -72,47 +201,56 @@ impl Server {
         self.addr
     }
 
-    /// Stops every handler thread (one `unblock` wakes one thread) and joins them.
-    pub fn stop(self) {
+    /// Stops accepting, then every handler thread (one `unblock` wakes one thread), joins them.
+    /// Answers still in flight (a Backup the worker answers while it shuts down) reach their
+    /// clients until `Stopping::finish`.
+    pub fn stop(self) -> Stopping {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.front.stop_accepting();
+        let http = self.shared.current();
         for _ in &self.threads {
-            self.http.unblock();
+            http.unblock();
         }
         for t in self.threads {
             if let Err(p) = t.join() {
                 log::error!("a handler thread panicked: {p:?}");
             }
         }
-    }
-}
-
-/// Sets SO_RCVTIMEO/SO_SNDTIMEO on the listening socket; Linux copies them to accepted sockets,
-/// so a client that stops sending cannot hold a connection thread forever.
-fn set_socket_timeouts(listener: &TcpListener, t: Duration) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let tv = libc::timeval {
-        tv_sec: t.as_secs() as libc::time_t,
-        tv_usec: t.subsec_micros() as libc::suseconds_t,
-    };
-    for opt in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: a valid socket fd and a correctly sized timeval.
-        let rc = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                opt,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
+        Stopping {
+            front: Some(self.front),
+            socket: self.shared.socket.clone(),
         }
     }
-    Ok(())
 }
 
-fn handler_loop(app: &Arc<App>, http: &tiny_http::Server) {
+/// A stopped server whose last answers may still be on their way (see `Server::stop`).
+pub struct Stopping {
+    front: Option<front::Front>,
+    socket: PathBuf,
+}
+
+impl Stopping {
+    /// Lets answers in flight finish (a few seconds at most), then closes the front door.
+    pub fn finish(mut self) {
+        if let Some(f) = self.front.take() {
+            f.finish(std::time::Duration::from_secs(3));
+        }
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Drop for Stopping {
+    fn drop(&mut self) {
+        if let Some(f) = self.front.take() {
+            f.finish(std::time::Duration::ZERO);
+            let _ = std::fs::remove_file(&self.socket);
+        }
+    }
+}
+
+fn handler_loop(app: &Arc<App>, shared: &Shared) {
     loop {
+        let http = shared.current();
         match http.recv() {
             Ok(req) => {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -122,11 +260,14 @@ fn handler_loop(app: &Arc<App>, http: &tiny_http::Server) {
                     log::error!("a request handler panicked; the request was answered 500");
                 }
             }
-            // `unblock()` (shutdown) and a dead listener both end up here.
-            Err(e) => {
-                log::debug!("handler thread stopping: {e}");
+            Err(_) if shared.stopping.load(Ordering::SeqCst) => {
+                log::debug!("handler thread stopping");
                 return;
             }
+            // An OS error is tiny_http's accept thread dying; anything else is an `unblock()`
+            // that moves this thread to a replaced server.
+            Err(e) if e.raw_os_error().is_some() => shared.replace_or_fail(&http, &e.to_string()),
+            Err(_) => {}
         }
     }
 }
@@ -163,6 +304,12 @@ fn respond_error(req: Request, status: u16, e: &ApiError) {
 
 fn handle(app: &Arc<App>, req: Request) {
     let path = req.url().split('?').next().unwrap_or("").to_string();
+    if !auth::is_public(&path)
+        && let Err(denied) = auth::authenticate(app, &req)
+    {
+        auth::respond_denied(req, &path, &denied);
+        return;
+    }
     if let Some(method) = path
         .strip_prefix("/v1.Backrest/")
         .or_else(|| path.strip_prefix("/v1.Authentication/"))
@@ -173,6 +320,10 @@ fn handle(app: &Arc<App>, req: Request) {
             rpc::Service::Authentication
         };
         handle_rpc(app, req, service, method.to_string());
+        return;
+    }
+    if let Some(rest) = path.strip_prefix("/download/") {
+        browse::download(app, req, rest);
         return;
     }
     match path.as_str() {
@@ -213,7 +364,13 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             .map(|h| h.value.as_str().to_string())
     };
     let (ct, pv) = (get("Content-Type"), get("Connect-Protocol-Version"));
-    if let Err((status, e)) = connect::check_unary_headers(ct.as_deref(), pv.as_deref()) {
+    let streaming = stream::STREAM_METHODS.contains(&method.as_str());
+    let checked = if streaming {
+        connect::check_unary_headers(Some("application/json"), pv.as_deref())
+    } else {
+        connect::check_unary_headers(ct.as_deref(), pv.as_deref())
+    };
+    if let Err((status, e)) = checked {
         respond_error(req, status, &e);
         return;
     }
@@ -243,5 +400,34 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
         respond_error(req, 413, &e);
         return;
     }
+    if streaming {
+        stream::serve(app, req, &method, ct.as_deref(), &body);
+        return;
+    }
+    // JSON is UTF-8 (RFC 8259); serde_json does not check the strings of fields it ignores.
+    if std::str::from_utf8(&body).is_err() {
+        let e = ApiError::invalid("invalid request: the body is not valid UTF-8");
+        respond_error(req, 400, &e);
+        return;
+    }
+    if json_too_deep(&body, MAX_JSON_DEPTH) {
+        let e = ApiError::invalid(format!(
+            "invalid request: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        ));
+        respond_error(req, 400, &e);
+        return;
+    }
     rpc::dispatch(app, req, service, &method, &body);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn json_depth_is_counted_outside_strings() {
+        use super::json_too_deep;
+        assert!(!json_too_deep(br#"{"a":[{"b":1}]}"#, 3));
+        assert!(json_too_deep(br#"{"a":[{"b":[1]}]}"#, 3));
+        assert!(!json_too_deep(br#"{"a":"[[[[[[\"[[[["}"#, 1));
+        assert!(json_too_deep(&[b'['; 65], 64));
+    }
 }

@@ -31,10 +31,6 @@ pub const BACKREST_METHODS: &[&str] = &[
     "Cancel",
     "DoRepoTask",
     "Forget",
-];
-
-/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
-const BACKREST_PENDING: &[&str] = &[
     "Restore",
     "GetOperationEvents",
     "ListSnapshotFiles",
@@ -46,14 +42,18 @@ const BACKREST_PENDING: &[&str] = &[
     "GetSummaryDashboard",
 ];
 
-const AUTH_PENDING: &[&str] = &["Login", "HashPassword"];
+/// Backrest methods footrest does not answer yet: 501 unimplemented rather than 404.
+pub const BACKREST_PENDING: &[&str] = &[];
+
+/// The Authentication service's methods (open without credentials).
+pub const AUTH_METHODS: &[&str] = &["Login", "HashPassword"];
 
 pub fn exists(service: Service, method: &str) -> bool {
     match service {
         Service::Backrest => {
             BACKREST_METHODS.contains(&method) || BACKREST_PENDING.contains(&method)
         }
-        Service::Authentication => AUTH_PENDING.contains(&method),
+        Service::Authentication => AUTH_METHODS.contains(&method),
     }
 }
 
@@ -62,6 +62,13 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "Backup") => return backup(app, req, body),
         (Service::Backrest, "DoRepoTask") => return do_repo_task(app, req, body),
         (Service::Backrest, "Forget") => return forget(app, req, body),
+        _ => {}
+    }
+    match (service, method) {
+        (Service::Authentication, "Login") => return super::auth::login(app, req, body),
+        (Service::Authentication, "HashPassword") => {
+            return super::auth::hash_password(app, req, body);
+        }
         _ => {}
     }
     let result = match (service, method) {
@@ -75,6 +82,13 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "GetOperations") => get_operations(app, body),
         (Service::Backrest, "ListSnapshots") => list_snapshots(app, body),
         (Service::Backrest, "Cancel") => cancel(app, body),
+        (Service::Backrest, "ListSnapshotFiles") => super::browse::list_snapshot_files(app, body),
+        (Service::Backrest, "PathAutocomplete") => super::browse::path_autocomplete(body),
+        (Service::Backrest, "GetDownloadURL") => super::browse::get_download_url(app, body),
+        (Service::Backrest, "Restore") => super::ops::restore(app, body),
+        (Service::Backrest, "RunCommand") => super::ops::run_command(app, body),
+        (Service::Backrest, "ClearHistory") => super::ops::clear_history(app, body),
+        (Service::Backrest, "GetSummaryDashboard") => super::ops::summary_dashboard(app, body),
         _ => Err(ApiError::new(
             Code::Unimplemented,
             format!("{method} is not implemented by this version of footrest"),
@@ -497,17 +511,7 @@ struct OperationsResponse {
 fn get_operations(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: GetOperationsRequest = decode(body)?;
     let sel = r.selector.unwrap_or_default();
-    if !sel.ids.is_empty() {
-        let others = OpSelector {
-            ids: Vec::new(),
-            ..sel.clone()
-        };
-        if !others.is_empty() {
-            return Err(ApiError::invalid(
-                "selector: ids cannot be combined with other filters",
-            ));
-        }
-    }
+    sel.check().map_err(ApiError::invalid)?;
     if r.last_n < 0 {
         return Err(ApiError::invalid("lastN must not be negative"));
     }

@@ -56,8 +56,12 @@ const fn crc_tables() -> [[u32; 256]; 8] {
 }
 
 pub fn crc32(data: &[u8]) -> u32 {
+    !crc32_update(!0, data)
+}
+
+/// Continues a CRC-32 over more data; start from `!0` and invert the end result.
+pub fn crc32_update(mut c: u32, data: &[u8]) -> u32 {
     let t = &CRC_TABLES;
-    let mut c = !0u32;
     let mut chunks = data.chunks_exact(8);
     for ch in &mut chunks {
         let lo = c ^ u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
@@ -73,7 +77,7 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in chunks.remainder() {
         c = t[0][((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
     }
-    !c
+    c
 }
 
 /// Closes a JSON object body (everything but its final `}`) with the checksum member and `\n`.
@@ -205,36 +209,114 @@ impl ScanLine<'_> {
 
     #[allow(dead_code)] // used by the index
     pub fn kind(&self) -> OpKind {
-        if self.operation_backup.is_some() {
-            OpKind::Backup
-        } else if self.operation_index_snapshot.is_some() {
-            OpKind::IndexSnapshot
-        } else if self.operation_forget.is_some() {
-            OpKind::Forget
-        } else if self.operation_prune.is_some() {
-            OpKind::Prune
-        } else if self.operation_restore.is_some() {
-            OpKind::Restore
-        } else if self.operation_stats.is_some() {
-            OpKind::Stats
-        } else if self.operation_run_hook.is_some() {
-            OpKind::RunHook
-        } else if self.operation_check.is_some() {
-            OpKind::Check
-        } else if self.operation_run_command.is_some() {
-            OpKind::RunCommand
-        } else {
-            OpKind::None
-        }
+        OpKind::from_present([
+            self.operation_backup.is_some(),
+            self.operation_index_snapshot.is_some(),
+            self.operation_forget.is_some(),
+            self.operation_prune.is_some(),
+            self.operation_restore.is_some(),
+            self.operation_stats.is_some(),
+            self.operation_run_hook.is_some(),
+            self.operation_check.is_some(),
+            self.operation_run_command.is_some(),
+        ])
     }
 }
 
 /// Parses a line (without its `\n`) for the scan; None when damaged.
+///
+/// Operations are written with the index fields first and the `operation*` member last (the
+/// field order of `model::Operation`), so the fast path stops reading at that member: the
+/// bodies (snapshots, progress, summaries) are most of every line and the index needs none of
+/// them. Anything unusual (escaped strings, other field orders) takes the full parse.
 pub fn scan_line(line: &[u8]) -> Option<ScanLine<'_>> {
     if !verify_in_place(line) {
         return None;
     }
+    let mut out = ScanLine::default();
+    let mut stopped = false;
+    let mut de = serde_json::Deserializer::from_slice(line);
+    let r = serde::Deserializer::deserialize_map(
+        &mut de,
+        FastScan {
+            out: &mut out,
+            stopped: &mut stopped,
+            line,
+        },
+    );
+    if stopped || r.is_ok() {
+        return Some(out);
+    }
     serde_json::from_slice(line).ok()
+}
+
+struct FastScan<'o, 'a> {
+    out: &'o mut ScanLine<'a>,
+    stopped: &'o mut bool,
+    line: &'a [u8],
+}
+
+#[derive(Deserialize)]
+struct I64(#[serde(with = "crate::proto::i64s")] i64);
+
+#[derive(Deserialize)]
+struct Ids(#[serde(with = "crate::proto::vec_i64s")] Vec<i64>);
+
+impl<'de> serde::de::Visitor<'de> for FastScan<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let o = self.out;
+        while let Some(key) = map.next_key::<&'de str>()? {
+            match key {
+                "id" => o.id = map.next_value::<I64>()?.0,
+                "modno" => o.modno = map.next_value::<I64>()?.0,
+                "flowId" => o.flow_id = map.next_value::<I64>()?.0,
+                "unixTimeStartMs" => o.unix_time_start_ms = map.next_value::<I64>()?.0,
+                "repoId" => o.repo_id = Cow::Borrowed(map.next_value::<&'de str>()?),
+                "repoGuid" => o.repo_guid = Cow::Borrowed(map.next_value::<&'de str>()?),
+                "planId" => o.plan_id = Cow::Borrowed(map.next_value::<&'de str>()?),
+                "instanceId" => o.instance_id = Cow::Borrowed(map.next_value::<&'de str>()?),
+                "snapshotId" => o.snapshot_id = Cow::Borrowed(map.next_value::<&'de str>()?),
+                "status" => o.status = map.next_value()?,
+                "deleted" => o.deleted = map.next_value::<Ids>()?.0,
+                "counters" => o.counters = Some(map.next_value()?),
+                k if k.starts_with("operation") && o.id != 0 => {
+                    match k {
+                        "operationBackup" => o.operation_backup = Some(IgnoredAny),
+                        "operationIndexSnapshot" => {
+                            o.operation_index_snapshot = Some(
+                                if memchr::memmem::find(self.line, b"\"forgot\":true").is_some() {
+                                    map.next_value()?
+                                } else {
+                                    ScanIndexSnapshot::default()
+                                },
+                            )
+                        }
+                        "operationForget" => o.operation_forget = Some(IgnoredAny),
+                        "operationPrune" => o.operation_prune = Some(IgnoredAny),
+                        "operationRestore" => o.operation_restore = Some(IgnoredAny),
+                        "operationStats" => o.operation_stats = Some(IgnoredAny),
+                        "operationRunHook" => o.operation_run_hook = Some(IgnoredAny),
+                        "operationCheck" => o.operation_check = Some(IgnoredAny),
+                        "operationRunCommand" => o.operation_run_command = Some(IgnoredAny),
+                        // Not ours: the full parse decides.
+                        _ => return Err(serde::de::Error::custom("unknown member")),
+                    }
+                    *self.stopped = true;
+                    return Err(serde::de::Error::custom("stop"));
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -277,6 +359,61 @@ mod tests {
             bad[i] ^= 0x04;
             assert!(decode_op(&bad).is_none(), "flip at {i} undetected");
         }
+    }
+
+    #[test]
+    fn fast_scan_agrees_with_the_full_parse() {
+        use crate::model::{OperationIndexSnapshot, ResticSnapshot};
+        for forgot in [false, true] {
+            let op = Operation {
+                id: 12,
+                modno: 40,
+                flow_id: 11,
+                plan_id: "plan".into(),
+                repo_id: "repo".into(),
+                instance_id: "host".into(),
+                snapshot_id: "ab".repeat(32),
+                status: OperationStatus::Success,
+                unix_time_start_ms: 1_700_000_000_000,
+                display_message: "done \"quoted\"".into(),
+                operation_index_snapshot: Some(OperationIndexSnapshot {
+                    snapshot: Some(ResticSnapshot {
+                        id: "ab".repeat(32),
+                        tags: vec!["forgot".into()],
+                        ..Default::default()
+                    }),
+                    forgot,
+                }),
+                ..Default::default()
+            };
+            let line = encode_op(&op);
+            let body = &line[..line.len() - 1];
+            let fast = scan_line(body).unwrap();
+            let full: ScanLine = serde_json::from_slice(body).unwrap();
+            assert_eq!(fast.id, full.id);
+            assert_eq!(fast.modno, full.modno);
+            assert_eq!(fast.flow_id, full.flow_id);
+            assert_eq!(fast.plan_id, full.plan_id);
+            assert_eq!(fast.snapshot_id, full.snapshot_id);
+            assert_eq!(fast.status, full.status);
+            assert_eq!(fast.unix_time_start_ms, full.unix_time_start_ms);
+            assert_eq!(fast.kind(), OpKind::IndexSnapshot);
+            assert_eq!(
+                fast.operation_index_snapshot.unwrap().forgot,
+                full.operation_index_snapshot.unwrap().forgot
+            );
+        }
+        // Escaped strings take the full parse.
+        let op = Operation {
+            id: 1,
+            plan_id: "a\"b".into(),
+            operation_backup: Some(Default::default()),
+            ..Default::default()
+        };
+        let line = encode_op(&op);
+        let s = scan_line(&line[..line.len() - 1]).unwrap();
+        assert_eq!(s.plan_id, "a\"b");
+        assert_eq!(s.kind(), OpKind::Backup);
     }
 
     #[test]

@@ -1,27 +1,67 @@
 //! The operation log: every operation's history, kept as newline-delimited JSON in
 //! `<data>/oplog/`, and the daemon's data-directory lock.
 //!
-//! Owned by the daemon through one `Arc<OpLog>`: handler threads query it, the worker and the
-//! orchestrator write it. Methods take `&self`; writes are serialized by an internal lock and
-//! listeners registered with [`OpLog::subscribe`] are called while it is held, so they see
-//! changes in modno order and must not call back into the log.
+//! Owned by the daemon through one `Arc<OpLog>`: handler threads query it (a shared lock), the
+//! worker and the orchestrator write it (an exclusive lock, held for one append). Listeners
+//! registered with [`OpLog::subscribe`] are called while the write lock is held, so they see
+//! changes in modno order; they must be cheap and must not call back into the log.
+//!
+//! # On disk
+//!
+//! ```text
+//! <data>/footrest.lock       the daemon's lock (flock, exclusive, for its lifetime)
+//! <data>/oplog/000001.ndjson segments: append-only, one JSON object per line, a new one past
+//! <data>/oplog/000002.ndjson   `Options::segment_bytes` (8 MiB)
+//! <data>/oplog/index.ckpt    checkpoint of the in-memory index (optional, rebuilt if bad)
+//! <data>/oplog/writer.lock   held exclusively by the one process that writes
+//! <data>/oplog/compact.lock  exclusive while compaction swaps files; readers take it shared
+//! ```
+//!
+//! A line is an operation in the API's proto3 JSON, a tombstone `{"deleted":["3"],...}` or a
+//! counters line, each ending in a `"crc32"` member (see `format`). The newest line of an id
+//! wins. Open scans the segments (or loads the checkpoint and scans only what follows it) into
+//! a compact index (see `index`): about 64 bytes per operation, no JSON kept in memory; queries
+//! pick entries from the index and read only the lines they return.
+//!
+//! # Durability
+//!
+//! A terminal record is fsynced before `add`/`update` return; deletes are fsynced too. Progress
+//! of a running operation ([`OpLog::update_progress`]) reaches the disk at most once per
+//! [`Options::progress_interval`]; the newest is served from memory. A crash can lose only
+//! progress and non-terminal states, which the startup rules then resolve.
+//!
+//! Open never refuses a damaged log: a torn last line is cut, a line whose checksum fails is
+//! skipped and counted (one warning), and a failed write leaves no fragment behind, so writing
+//! resumes when the disk has room again.
 
 mod format;
+mod gc;
+mod index;
+mod store;
+
+pub mod cli;
+
+pub use cli::ops_cli;
+pub use gc::{GcReport, gc_limits};
 
 use crate::model::{OpSelector, Operation, OperationStatus};
+use index::{Entry, HOT, Index, Prev};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
+use store::Store;
 
 /// The message recovery writes on operations a restart interrupted (SPEC.md §6).
 pub const INTERRUPTED_MESSAGE: &str = "Operation was incomplete when orchestrator was restarted.";
 
-/// How often progress of one running operation may reach the disk.
-pub const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+/// How far the modno counter jumps when a log with unfinished operations is opened: more than
+/// the progress updates a crash can lose (restic reports 2 a second, written every 10 s).
+const MODNO_GAP: i64 = 10_000;
 
 /// Errors of the operation log. Messages name the file or the operation that was wrong.
 #[non_exhaustive]
@@ -89,167 +129,367 @@ type Listener = Box<dyn Fn(&Change) + Send + Sync>;
 /// process lifetime (the lock ends when it is closed).
 pub fn lock_data_dir(data: &Path) -> Result<File, OpLogError> {
     fs::create_dir_all(data).map_err(io_err("create", data))?;
-    let path = data.join("footrest.lock");
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io_err("open", &path))?;
-    match file.try_lock() {
-        Ok(()) => {}
-        Err(fs::TryLockError::WouldBlock) => {
-            return Err(OpLogError::Locked {
-                data_dir: data.to_path_buf(),
-            });
-        }
-        Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &path)(e)),
-    }
+    let file = try_lock_file(&data.join("footrest.lock"), data)?;
     // The pid helps a user find the holder; failing to write it changes nothing.
     let _ = file.set_len(0);
     let _ = (&file).write_all(format!("{}\n", std::process::id()).as_bytes());
     Ok(file)
 }
 
-const SEGMENT: &str = "000001.ndjson";
+/// Opens (creating) `path` and takes an exclusive lock on it without waiting. On a read-only
+/// file system an existing lock file is locked through a read-only handle (flock allows it),
+/// so a daemon can still start and serve history there.
+fn try_lock_file(path: &Path, data_dir: &Path) -> Result<File, OpLogError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .or_else(|e| File::open(path).map_err(|_| e))
+        .map_err(io_err("open", path))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(OpLogError::Locked {
+            data_dir: data_dir.to_path_buf(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_err("lock", path)(e)),
+    }
+}
+
+/// Tuning of a writable log; the defaults are what the daemon uses.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// A new segment is started past this size.
+    pub segment_bytes: u64,
+    /// The least time between two progress lines of one operation.
+    pub progress_interval: Duration,
+    /// fsync terminal records and deletes. Off only for generating test and benchmark data.
+    pub sync: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            segment_bytes: 8 << 20,
+            progress_interval: Duration::from_secs(10),
+            sync: true,
+        }
+    }
+}
+
+/// Figures about an open log (`footrest ops --stats` and the benchmark print them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpLogStats {
+    pub operations: usize,
+    pub segments: usize,
+    pub disk_bytes: u64,
+    pub live_bytes: u64,
+    pub damaged_lines: u64,
+    pub index_heap_bytes: usize,
+    pub max_id: i64,
+    pub max_modno: i64,
+    /// Bytes of segments open had to scan (all of them without a usable checkpoint).
+    pub scanned_bytes: u64,
+}
 
 struct State {
-    ops: BTreeMap<i64, Operation>,
+    index: Index,
+    store: Store,
     max_id: i64,
     max_modno: i64,
-    /// The active segment, opened for appending; None when read-only.
-    writer: Option<File>,
-    /// Running operations whose newest progress is only in memory, and when each was last written.
-    progress_written: HashMap<i64, Instant>,
-    damaged: u64,
+    /// Operations whose newest state (progress) is in memory only.
+    hot: HashMap<i64, Operation>,
+    /// When each running operation's line was last written.
+    written_at: HashMap<i64, Instant>,
+    /// Bytes appended since the checkpoint was written.
+    since_checkpoint: u64,
+    scanned_bytes: u64,
+    /// The number of segments when compaction was last considered.
+    segments_seen: usize,
 }
 
 /// The operation log. See the module doc.
 pub struct OpLog {
     dir: PathBuf,
     writable: bool,
+    opts: Options,
     state: RwLock<State>,
     listeners: RwLock<Vec<Listener>>,
+    damaged: AtomicU64,
     /// Held for the log's lifetime: one writer per directory.
-    _writer_lock: Mutex<Option<File>>,
+    _writer_lock: Option<File>,
+}
+
+fn entry_of(index: &mut Index, op: &Operation, seg: u32, off: u32, len: u32) -> Entry {
+    let group = index.group_of(
+        &op.repo_id,
+        &op.repo_guid,
+        &op.plan_id,
+        &op.instance_id,
+        op.kind(),
+    );
+    let forgot = op
+        .operation_index_snapshot
+        .as_ref()
+        .is_some_and(|s| s.forgot);
+    Entry {
+        id: op.id,
+        modno: op.modno,
+        start_ms: op.unix_time_start_ms,
+        flow_id: op.flow_id,
+        seg,
+        off,
+        len,
+        group,
+        snap: index::snap_hash(&op.snapshot_id),
+        status: op.status.number() as u8,
+        flags: if forgot { index::FORGOT } else { 0 },
+    }
+}
+
+/// What a scan of segment lines gathers besides the index.
+#[derive(Default)]
+struct Scan {
+    max_id: i64,
+    max_modno: i64,
+    damaged: u64,
+    live: BTreeMap<u32, i64>,
+}
+
+impl Scan {
+    fn line(&mut self, index: &mut Index, seg: u32, off: u64, line: &[u8]) {
+        if line.is_empty() {
+            return;
+        }
+        let Some(s) = format::scan_line(line) else {
+            self.damaged += 1;
+            return;
+        };
+        if let Some(c) = &s.counters {
+            self.max_id = self.max_id.max(c.id);
+            self.max_modno = self.max_modno.max(c.modno);
+            return;
+        }
+        self.max_modno = self.max_modno.max(s.modno);
+        if s.is_tombstone() {
+            for id in &s.deleted {
+                self.max_id = self.max_id.max(*id);
+                if let Some(old) = index.load_delete(*id) {
+                    *self.live.entry(old.seg).or_default() -= old.len as i64;
+                }
+            }
+            return;
+        }
+        let (Ok(off), Ok(len)) = (u32::try_from(off), u32::try_from(line.len() + 1)) else {
+            self.damaged += 1;
+            return;
+        };
+        self.max_id = self.max_id.max(s.id);
+        let group = index.group_of(
+            &s.repo_id,
+            &s.repo_guid,
+            &s.plan_id,
+            &s.instance_id,
+            s.kind(),
+        );
+        let forgot = s
+            .operation_index_snapshot
+            .as_ref()
+            .is_some_and(|x| x.forgot);
+        let e = Entry {
+            id: s.id,
+            modno: s.modno,
+            start_ms: s.unix_time_start_ms,
+            flow_id: s.flow_id,
+            seg,
+            off,
+            len,
+            group,
+            snap: index::snap_hash(&s.snapshot_id),
+            status: s.status.number() as u8,
+            flags: if forgot { index::FORGOT } else { 0 },
+        };
+        if let Some(old) = index.load_upsert(e) {
+            *self.live.entry(old.seg).or_default() -= old.len as i64;
+        }
+        *self.live.entry(seg).or_default() += len as i64;
+    }
 }
 
 impl OpLog {
     /// Opens (creating) the log in `dir` (= `<data>/oplog`) for the daemon, the single writer.
     pub fn open(dir: &Path) -> Result<OpLog, OpLogError> {
-        Self::open_inner(dir, true)
+        Self::open_with(dir, Options::default())
+    }
+
+    /// [`open`](Self::open) with other options (tests, benchmarks).
+    pub fn open_with(dir: &Path, opts: Options) -> Result<OpLog, OpLogError> {
+        Self::open_inner(dir, true, opts)
     }
 
     /// Opens for reading only (the `footrest ops` CLI); safe while a daemon writes.
     pub fn open_read_only(dir: &Path) -> Result<OpLog, OpLogError> {
-        Self::open_inner(dir, false)
+        Self::open_inner(dir, false, Options::default())
     }
 
-    fn open_inner(dir: &Path, writable: bool) -> Result<OpLog, OpLogError> {
-        let mut lock = None;
+    fn open_inner(dir: &Path, writable: bool, opts: Options) -> Result<OpLog, OpLogError> {
+        let mut writer_lock = None;
+        let mut _reader_lock = None;
         if writable {
             fs::create_dir_all(dir).map_err(io_err("create", dir))?;
-            let lpath = dir.join("writer.lock");
-            let f = OpenOptions::new()
-                .read(true)
+            let f = try_lock_file(&dir.join(store::WRITER_LOCK), dir.parent().unwrap_or(dir))?;
+            // Exists before any reader looks for it (see `store::COMPACT_LOCK`).
+            let _ = OpenOptions::new()
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(&lpath)
-                .map_err(io_err("open", &lpath))?;
-            match f.try_lock() {
-                Ok(()) => {}
-                Err(fs::TryLockError::WouldBlock) => {
-                    return Err(OpLogError::Locked {
-                        data_dir: dir.parent().unwrap_or(dir).to_path_buf(),
-                    });
+                .open(dir.join(store::COMPACT_LOCK));
+            writer_lock = Some(f);
+        } else {
+            fs::metadata(dir).map_err(io_err("open", dir))?;
+            // Compaction swaps files under the exclusive lock; hold it shared while listing
+            // and opening segments. The open handles stay valid after that.
+            if let Ok(f) = File::open(dir.join(store::COMPACT_LOCK)) {
+                if f.lock_shared().is_ok() {
+                    _reader_lock = Some(f);
                 }
-                Err(fs::TryLockError::Error(e)) => return Err(io_err("lock", &lpath)(e)),
-            }
-            lock = Some(f);
-        }
-        let path = dir.join(SEGMENT);
-        let mut data = Vec::new();
-        match File::open(&path) {
-            Ok(mut f) => {
-                f.read_to_end(&mut data).map_err(io_err("read", &path))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err("open", &path)(e)),
-        }
-        let mut state = State {
-            ops: BTreeMap::new(),
-            max_id: 0,
-            max_modno: 0,
-            writer: None,
-            progress_written: HashMap::new(),
-            damaged: 0,
-        };
-        let complete = data.iter().rposition(|b| *b == b'\n').map_or(0, |p| p + 1);
-        for line in data[..complete].split(|b| *b == b'\n') {
-            if line.is_empty() {
-                continue;
-            }
-            let Some(scan) = format::scan_line(line) else {
-                state.damaged += 1;
-                continue;
-            };
-            if let Some(c) = &scan.counters {
-                state.max_id = state.max_id.max(c.id);
-                state.max_modno = state.max_modno.max(c.modno);
-            } else if scan.is_tombstone() {
-                state.max_modno = state.max_modno.max(scan.modno);
-                for id in &scan.deleted {
-                    state.max_id = state.max_id.max(*id);
-                    state.ops.remove(id);
-                }
-            } else if let Some(op) = format::decode_op(line) {
-                state.max_id = state.max_id.max(op.id);
-                state.max_modno = state.max_modno.max(op.modno);
-                state.ops.insert(op.id, op);
-            } else {
-                state.damaged += 1;
             }
         }
-        if state.damaged > 0 {
-            log::warn!(
-                "{}: skipped {} damaged line(s)",
-                path.display(),
-                state.damaged
-            );
+
+        let mut nums = store::list_segments(dir).map_err(io_err("read", dir))?;
+        // Segments below the newest compacted one are obsolete (a crash mid-compaction).
+        let mut base = 0;
+        for (i, n) in nums.iter().enumerate().rev() {
+            if store::is_compacted(&dir.join(store::segment_name(*n))).unwrap_or(false) {
+                base = i;
+                break;
+            }
         }
         if writable {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err("open", &path))?;
-            if complete < data.len() {
-                log::warn!(
-                    "{}: cut a torn last line of {} bytes",
-                    path.display(),
-                    data.len() - complete
-                );
-                f.set_len(complete as u64)
-                    .map_err(io_err("truncate", &path))?;
+            for n in &nums[..base] {
+                let _ = fs::remove_file(dir.join(store::segment_name(*n)));
             }
-            state.writer = Some(f);
+            if let Ok(rd) = fs::read_dir(dir) {
+                for de in rd.flatten() {
+                    if de.file_name().to_string_lossy().ends_with(".tmp") {
+                        let _ = fs::remove_file(de.path());
+                    }
+                }
+            }
         }
-        Ok(OpLog {
+        nums.drain(..base);
+
+        let mut st = State {
+            index: Index::default(),
+            store: Store::new(dir, opts.segment_bytes, writable),
+            max_id: 0,
+            max_modno: 0,
+            hot: HashMap::new(),
+            written_at: HashMap::new(),
+            since_checkpoint: 0,
+            scanned_bytes: 0,
+            segments_seen: 0,
+        };
+        let mut scan = Scan::default();
+        let mut from: BTreeMap<u32, u64> = nums.iter().map(|n| (*n, 0)).collect();
+        if let Some(cp) = store::read_checkpoint(dir).filter(|cp| checkpoint_fits(dir, cp, &nums)) {
+            st.index.set_keys(cp.keys);
+            st.index.set_entries(cp.entries);
+            scan.max_id = cp.counters.0;
+            scan.max_modno = cp.counters.1;
+            for (n, len, live, _) in &cp.segs {
+                from.insert(*n, *len);
+                scan.live.insert(*n, *live as i64);
+            }
+        }
+        let newest = nums.last().copied();
+        for (&n, &start) in &from {
+            st.store.add_segment(n, start)?;
+            let State { index, store, .. } = &mut st;
+            let (end, torn) = store.scan(n, start, |line, off| scan.line(index, n, off, line))?;
+            st.scanned_bytes += end - start;
+            let size = if torn && Some(n) == newest {
+                if writable {
+                    log::warn!("{}: cut a torn last line", st.store.path(n).display());
+                    if let Err(e) = st.store.cut(n, end) {
+                        // The next append cuts it, or ends it as one damaged line.
+                        log::warn!("{e}");
+                        st.store.needs_repair();
+                    }
+                }
+                end
+            } else {
+                if torn {
+                    scan.damaged += 1;
+                }
+                let p = st.store.path(n);
+                match st.store.segs.get(&n) {
+                    Some(s) => s.file.metadata().map_err(io_err("read", &p))?.len(),
+                    None => end,
+                }
+            };
+            if let Some(s) = st.store.segs.get_mut(&n) {
+                s.len = size;
+            }
+        }
+        st.index.finish_load();
+        // Loading grew and dropped buffers; hand what is free back to the system.
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        // SAFETY: malloc_trim only releases free heap memory.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+        for (n, live) in &scan.live {
+            if let Some(s) = st.store.segs.get_mut(n) {
+                s.live = (*live).max(0) as u64;
+            }
+        }
+        st.max_id = scan.max_id.max(st.index.max_id());
+        st.max_modno = scan.max_modno;
+        if writable
+            && st.index.entries().any(|e| {
+                matches!(
+                    e.status(),
+                    OperationStatus::Pending | OperationStatus::InProgress
+                )
+            })
+        {
+            // A crash may have lost progress whose modnos clients already saw (progress
+            // reaches the disk at most every `progress_interval`): never hand those out again.
+            st.max_modno += MODNO_GAP;
+        }
+        if scan.damaged > 0 {
+            log::warn!(
+                "{}: skipped {} damaged line(s); the operations they held are missing",
+                dir.display(),
+                scan.damaged
+            );
+        }
+        let log = OpLog {
             dir: dir.to_path_buf(),
             writable,
-            state: RwLock::new(state),
+            opts,
+            state: RwLock::new(st),
             listeners: RwLock::new(Vec::new()),
-            _writer_lock: Mutex::new(lock),
-        })
+            damaged: AtomicU64::new(scan.damaged),
+            _writer_lock: writer_lock,
+        };
+        if writable {
+            let mut st = log.write_state();
+            if st.scanned_bytes > (1 << 20) {
+                // Make the next open fast; failing only costs that.
+                let _ = log.checkpoint(&mut st);
+            }
+        }
+        Ok(log)
     }
 
-    fn write_state(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+    fn write_state(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn read_state(&self) -> std::sync::RwLockReadGuard<'_, State> {
+    fn read_state(&self) -> RwLockReadGuard<'_, State> {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -260,50 +500,78 @@ impl OpLog {
         }
     }
 
-    fn append(&self, state: &mut State, line: &[u8], sync: bool) -> Result<(), OpLogError> {
+    /// Appends the line of `op` and points the index at it.
+    fn write_op(&self, st: &mut State, op: &Operation) -> Result<(), OpLogError> {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
-        let path = self.dir.join(SEGMENT);
-        let Some(f) = state.writer.as_mut() else {
-            return Err(OpLogError::ReadOnly);
-        };
-        let before = f.metadata().map_err(io_err("write", &path))?.len();
-        if let Err(e) = f.write_all(line) {
-            // Leave no partial line behind for the next append to glue onto.
-            let _ = f.set_len(before);
-            return Err(io_err("write", &path)(e));
+        let line = format::encode_op(op);
+        let sync = self.opts.sync && op.status.is_terminal();
+        let (seg, off) = st.store.append(&line, sync).inspect_err(|e| {
+            log::error!("operation {}: {e}", op.id);
+        })?;
+        let len = line.len() as u32;
+        let e = entry_of(&mut st.index, op, seg, off, len);
+        if let Prev::Replaced(old) = st.index.upsert(e) {
+            st.store.sub_live(old.seg, old.len);
         }
-        if sync {
-            f.sync_data().map_err(io_err("sync", &path))?;
+        st.store.add_live(seg, len);
+        st.since_checkpoint += len as u64;
+        st.hot.remove(&op.id);
+        if op.status.is_terminal() {
+            st.written_at.remove(&op.id);
+        } else {
+            st.written_at.insert(op.id, Instant::now());
         }
         Ok(())
     }
 
+    /// Housekeeping after a write: checkpoint and compaction when due. Their failures are
+    /// logged, never the caller's.
+    fn after_write(&self, st: &mut State) {
+        if st.store.segs.len() != st.segments_seen {
+            // A segment was started: the older ones may now be worth compacting.
+            if let Err(e) = self.maybe_compact(st) {
+                log::warn!("operation log compaction: {e}");
+            }
+            st.segments_seen = st.store.segs.len();
+        }
+        // The tail open must scan stays small (about 30 bytes per operation, at least 1 MiB)
+        // while the checkpoint (about 54 bytes per operation) is written at most about twice
+        // per byte of appended log.
+        let ckpt_due = st.since_checkpoint > (1u64 << 20).max((st.index.len() as u64) * 32);
+        if ckpt_due {
+            if let Err(e) = self.checkpoint(st) {
+                log::warn!("operation log checkpoint: {e}");
+            }
+        }
+    }
+
     /// Startup rules (SPEC.md §6): PENDING operations are deleted; INPROGRESS ones become ERROR
-    /// with [`INTERRUPTED_MESSAGE`] and end = start. Returns the operations turned to ERROR.
+    /// with [`INTERRUPTED_MESSAGE`] and end = start. Returns the operations turned to ERROR
+    /// (their repos need `restic unlock`).
     pub fn recover_interrupted(&self) -> Result<Vec<Operation>, OpLogError> {
-        let (pending, running): (Vec<i64>, Vec<Operation>) = {
+        let (pending, running): (Vec<i64>, Vec<i64>) = {
             let st = self.read_state();
-            let pending = st
-                .ops
-                .values()
-                .filter(|o| o.status == OperationStatus::Pending)
-                .map(|o| o.id)
-                .collect();
-            let running = st
-                .ops
-                .values()
-                .filter(|o| o.status == OperationStatus::InProgress)
-                .cloned()
-                .collect();
-            (pending, running)
+            let mut p = Vec::new();
+            let mut r = Vec::new();
+            for e in st.index.entries() {
+                match e.status() {
+                    OperationStatus::Pending => p.push(e.id),
+                    OperationStatus::InProgress => r.push(e.id),
+                    _ => {}
+                }
+            }
+            (p, r)
         };
         if !pending.is_empty() {
             self.delete(&pending)?;
         }
         let mut out = Vec::new();
-        for mut op in running {
+        for id in running {
+            let Some(mut op) = self.get(id)? else {
+                continue;
+            };
             op.status = OperationStatus::Error;
             op.display_message = INTERRUPTED_MESSAGE.to_string();
             op.unix_time_end_ms = op.unix_time_start_ms;
@@ -325,16 +593,12 @@ impl OpLog {
             new.flow_id = new.id;
         }
         new.modno = st.max_modno + 1;
-        let line = format::encode_op(&new);
-        self.append(&mut st, &line, new.status.is_terminal())?;
+        self.write_op(&mut st, &new)?;
         st.max_id = st.max_id.max(new.id);
         st.max_modno = new.modno;
-        if !new.status.is_terminal() {
-            st.progress_written.insert(new.id, Instant::now());
-        }
-        st.ops.insert(new.id, new.clone());
         *op = new;
         self.notify(&Change::Created(vec![op.clone()]));
+        self.after_write(&mut st);
         Ok(())
     }
 
@@ -342,82 +606,121 @@ impl OpLog {
     /// A terminal operation is on disk (fsynced) when this returns.
     pub fn update(&self, op: &mut Operation) -> Result<(), OpLogError> {
         let mut st = self.write_state();
-        if !st.ops.contains_key(&op.id) {
+        if st.index.get(op.id).is_none() {
             return Err(OpLogError::NotFound(op.id));
         }
         let mut new = op.clone();
         new.modno = st.max_modno + 1;
-        let line = format::encode_op(&new);
-        self.append(&mut st, &line, new.status.is_terminal())?;
+        self.write_op(&mut st, &new)?;
         st.max_modno = new.modno;
-        if new.status.is_terminal() {
-            st.progress_written.remove(&new.id);
-        } else {
-            st.progress_written.insert(new.id, Instant::now());
-        }
-        st.ops.insert(new.id, new.clone());
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
+        self.after_write(&mut st);
         Ok(())
     }
 
-    /// Progress of a running operation: like [`update`](Self::update), but the line reaches the
-    /// disk at most once per [`PROGRESS_INTERVAL`] per operation; get and query serve the newest.
+    /// Progress of a running operation: like [`update`](Self::update), but its line reaches the
+    /// disk at most once per [`Options::progress_interval`] (and with the next `update`); get and
+    /// query serve the newest from memory meanwhile.
     pub fn update_progress(&self, op: &mut Operation) -> Result<(), OpLogError> {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
         let mut st = self.write_state();
-        if !st.ops.contains_key(&op.id) {
+        let Some(cur) = st.index.get(op.id).copied() else {
             return Err(OpLogError::NotFound(op.id));
-        }
+        };
         let mut new = op.clone();
         new.modno = st.max_modno + 1;
-        let due = st
-            .progress_written
-            .get(&new.id)
-            .is_none_or(|t| t.elapsed() >= PROGRESS_INTERVAL);
-        if due || new.status.is_terminal() {
-            let line = format::encode_op(&new);
-            self.append(&mut st, &line, new.status.is_terminal())?;
-            st.progress_written.insert(new.id, Instant::now());
+        let due = new.status.is_terminal()
+            || st
+                .written_at
+                .get(&new.id)
+                .is_none_or(|t| t.elapsed() >= self.opts.progress_interval);
+        if due {
+            self.write_op(&mut st, &new)?;
+        } else {
+            let mut e = entry_of(&mut st.index, &new, cur.seg, cur.off, cur.len);
+            e.flags |= HOT;
+            st.index.upsert(e);
+            st.hot.insert(new.id, new.clone());
         }
         st.max_modno = new.modno;
-        st.ops.insert(new.id, new.clone());
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
+        self.after_write(&mut st);
         Ok(())
     }
 
+    fn read_op(&self, st: &State, e: &Entry) -> Option<Operation> {
+        if e.flags & HOT != 0 {
+            if let Some(op) = st.hot.get(&e.id) {
+                return Some(op.clone());
+            }
+        }
+        let op = st
+            .store
+            .read(e.seg, e.off, e.len)
+            .ok()
+            .and_then(|line| format::decode_op(&line))
+            .filter(|op| op.id == e.id);
+        if op.is_none() {
+            self.damaged.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "{}: the line of operation {} is damaged; skipped",
+                st.store.path(e.seg).display(),
+                e.id
+            );
+        }
+        op
+    }
+
     pub fn get(&self, id: i64) -> Result<Option<Operation>, OpLogError> {
-        Ok(self.read_state().ops.get(&id).cloned())
+        let st = self.read_state();
+        Ok(st.index.get(id).and_then(|e| self.read_op(&st, e)))
     }
 
     /// All operations matching `sel`; with `last_n > 0` only the `last_n` newest by start time.
     /// Sorted by id ascending.
     pub fn query(&self, sel: &OpSelector, last_n: usize) -> Result<Vec<Operation>, OpLogError> {
         let st = self.read_state();
-        let mut out: Vec<Operation> = st
-            .ops
-            .values()
-            .filter(|o| sel.matches(o))
-            .cloned()
-            .collect();
-        if last_n > 0 && out.len() > last_n {
-            out.sort_by_key(|o| (o.unix_time_start_ms, o.id));
-            out.drain(..out.len() - last_n);
-            out.sort_by_key(|o| o.id);
+        let entries = st.index.raw_entries();
+        if sel.snapshot_id.is_some() {
+            // The index matches snapshot ids by hash: confirm before picking the newest.
+            let mut ops: Vec<Operation> = st
+                .index
+                .select(sel, 0)
+                .into_iter()
+                .filter_map(|p| self.read_op(&st, &entries[p]))
+                .filter(|op| sel.matches(op))
+                .collect();
+            if last_n > 0 && ops.len() > last_n {
+                ops.sort_by_key(|o| (o.unix_time_start_ms, o.id));
+                ops.drain(..ops.len() - last_n);
+                ops.sort_by_key(|o| o.id);
+            }
+            return Ok(ops);
         }
-        Ok(out)
+        Ok(st
+            .index
+            .select(sel, last_n)
+            .into_iter()
+            .filter_map(|p| self.read_op(&st, &entries[p]))
+            .filter(|op| sel.matches(op))
+            .collect())
     }
 
-    /// Deletes the given ids; returns the ids that existed and are now gone.
+    /// Deletes the given ids (ClearHistory, RemoveRepo, GC); returns the ids that existed and
+    /// are now gone. The deletion is on disk when this returns.
     pub fn delete(&self, ids: &[i64]) -> Result<Vec<i64>, OpLogError> {
+        if !self.writable {
+            return Err(OpLogError::ReadOnly);
+        }
         let mut st = self.write_state();
         let mut gone: Vec<i64> = ids
             .iter()
             .copied()
-            .filter(|id| st.ops.contains_key(id))
+            .filter(|id| st.index.get(*id).is_some())
             .collect();
         gone.sort_unstable();
         gone.dedup();
@@ -425,14 +728,29 @@ impl OpLog {
             return Ok(gone);
         }
         let modno = st.max_modno + 1;
-        let line = format::encode_tombstone(&gone, modno);
-        self.append(&mut st, &line, true)?;
-        st.max_modno = modno;
-        for id in &gone {
-            st.ops.remove(id);
-            st.progress_written.remove(id);
+        let chunks: Vec<&[i64]> = gone.chunks(2048).collect();
+        for (i, chunk) in chunks.iter().enumerate() {
+            let line = format::encode_tombstone(chunk, modno);
+            let sync = self.opts.sync && i + 1 == chunks.len();
+            st.store.append(&line, sync).inspect_err(|e| {
+                log::error!("deleting {} operation(s): {e}", chunk.len());
+            })?;
+            st.since_checkpoint += line.len() as u64;
+            for id in *chunk {
+                if let Some(old) = st.index.remove(*id) {
+                    st.store.sub_live(old.seg, old.len);
+                }
+                st.hot.remove(id);
+                st.written_at.remove(id);
+            }
         }
+        st.max_modno = modno;
         self.notify(&Change::Deleted(gone.clone()));
+        if let Err(e) = self.maybe_compact(&mut st) {
+            log::warn!("operation log compaction: {e}");
+        }
+        st.segments_seen = st.store.segs.len();
+        self.after_write(&mut st);
         Ok(gone)
     }
 
@@ -445,8 +763,158 @@ impl OpLog {
             .push(f);
     }
 
-    /// Damaged lines skipped since open.
-    pub fn damaged_lines(&self) -> u64 {
-        self.read_state().damaged
+    /// Garbage collection with SPEC.md §6 limits (see [`gc_limits`]); the orchestrator runs it
+    /// at startup and daily. Compacts the segments afterwards when that frees enough.
+    pub fn gc(&self, now_ms: i64) -> Result<GcReport, OpLogError> {
+        let ids = {
+            let st = self.read_state();
+            gc::select(&st.index, now_ms)
+        };
+        // The task logs of what goes: the caller removes them with the operations.
+        let mut logrefs = Vec::new();
+        for id in &ids {
+            if let Ok(Some(op)) = self.get(*id) {
+                logrefs.extend(op.logrefs().map(str::to_string));
+            }
+        }
+        let deleted = self.delete(&ids)?;
+        let st = self.read_state();
+        Ok(GcReport {
+            deleted: deleted.len(),
+            kept: st.index.len(),
+            logrefs,
+        })
     }
+
+    /// Rewrites every segment but the one being appended to into one, without the records
+    /// that are no longer any operation's newest. Runs on its own when half of the older
+    /// segments is dead; this forces it.
+    pub fn compact(&self) -> Result<(), OpLogError> {
+        if !self.writable {
+            return Err(OpLogError::ReadOnly);
+        }
+        let mut st = self.write_state();
+        st.store.seal()?;
+        let sealed: Vec<u32> = st.store.segs.keys().copied().collect();
+        if sealed.len() >= 2 {
+            let upto = sealed[sealed.len() - 2];
+            self.compact_upto(&mut st, upto)?;
+        }
+        Ok(())
+    }
+
+    /// Compacts the longest run of oldest segments that is at least half dead, when the dead
+    /// part is worth half a segment.
+    fn maybe_compact(&self, st: &mut State) -> Result<(), OpLogError> {
+        let newest = st.store.newest();
+        let mut best = None;
+        let (mut live, mut total) = (0u64, 0u64);
+        for (n, s) in &st.store.segs {
+            if Some(*n) == newest {
+                break;
+            }
+            live += s.live;
+            total += s.len;
+            let dead = total - live.min(total);
+            if dead >= live && dead >= self.opts.segment_bytes / 2 {
+                best = Some(*n);
+            }
+        }
+        match best {
+            Some(upto) => self.compact_upto(st, upto),
+            None => Ok(()),
+        }
+    }
+
+    fn compact_upto(&self, st: &mut State, upto: u32) -> Result<(), OpLogError> {
+        let entries: Vec<Entry> = st
+            .index
+            .entries()
+            .filter(|e| e.seg <= upto)
+            .copied()
+            .collect();
+        let (moved, lost) = st
+            .store
+            .compact(upto, &entries, (st.max_id, st.max_modno))?;
+        st.index.relocate(&moved);
+        if !lost.is_empty() {
+            // Their lines were damaged: they are gone with the old segments.
+            log::warn!(
+                "{}: compaction dropped {} damaged operation(s)",
+                self.dir.display(),
+                lost.len()
+            );
+            self.damaged.fetch_add(lost.len() as u64, Ordering::Relaxed);
+            for id in &lost {
+                st.index.remove(*id);
+                st.hot.remove(id);
+            }
+        }
+        self.checkpoint(st)
+    }
+
+    /// Writes the progress kept in memory and a checkpoint of the index.
+    fn checkpoint(&self, st: &mut State) -> Result<(), OpLogError> {
+        let hot: Vec<Operation> = st.hot.values().cloned().collect();
+        for op in &hot {
+            self.write_op(st, op)?;
+        }
+        st.store
+            .write_checkpoint(
+                st.index.keys(),
+                st.index.len(),
+                st.index.entries(),
+                (st.max_id, st.max_modno),
+            )
+            .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))?;
+        st.since_checkpoint = 0;
+        Ok(())
+    }
+
+    /// Writes what is only in memory (progress) and the index checkpoint; the daemon calls it
+    /// at shutdown (dropping the log does it too).
+    pub fn flush(&self) -> Result<(), OpLogError> {
+        if !self.writable {
+            return Ok(());
+        }
+        let mut st = self.write_state();
+        self.checkpoint(&mut st)
+    }
+
+    pub fn stats(&self) -> OpLogStats {
+        let st = self.read_state();
+        OpLogStats {
+            operations: st.index.len(),
+            segments: st.store.segs.len(),
+            disk_bytes: st.store.total_bytes(),
+            live_bytes: st.store.live_bytes(),
+            damaged_lines: self.damaged.load(Ordering::Relaxed),
+            index_heap_bytes: st.index.heap_bytes(),
+            max_id: st.max_id,
+            max_modno: st.max_modno,
+            scanned_bytes: st.scanned_bytes,
+        }
+    }
+}
+
+impl Drop for OpLog {
+    fn drop(&mut self) {
+        if let Err(e) = self.flush() {
+            log::warn!("operation log: {e}");
+        }
+    }
+}
+
+/// Whether a checkpoint describes the segments now in the directory: its segments must be the
+/// oldest ones, the same files (inode), at least as long as it covered.
+fn checkpoint_fits(dir: &Path, cp: &store::Checkpoint, nums: &[u32]) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if cp.segs.len() > nums.len() {
+        return false;
+    }
+    cp.segs.iter().zip(nums).all(|((n, len, _, ino), m)| {
+        n == m
+            && fs::metadata(dir.join(store::segment_name(*n)))
+                .is_ok_and(|md| md.ino() == *ino && md.len() >= *len)
+    })
 }

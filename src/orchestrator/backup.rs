@@ -33,15 +33,7 @@ impl Orchestrator {
         dry_run: bool,
         cancel: &CancelHandle,
     ) -> Result<(), ApiError> {
-        let oplog = &self.env.oplog;
-        let mut op = match oplog.get(op_id) {
-            Ok(Some(op)) => op,
-            Ok(None) => return Err(ApiError::not_found(format!("operation {op_id} not found"))),
-            Err(e) => return Err(ApiError::internal(e.to_string())),
-        };
-        op.status = OperationStatus::InProgress;
-        op.unix_time_start_ms = now_ms();
-        op.display_message.clear();
+        let mut op = self.start_operation(op_id)?;
         self.save(&mut op);
 
         let config = self.config();

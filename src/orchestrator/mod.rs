@@ -10,9 +10,12 @@ mod backup;
 mod hooks;
 mod index;
 mod repo_tasks;
+mod restore;
+mod run_command;
 pub mod scheduler;
 
 pub use index::index_into;
+pub use restore::RestoreSpec;
 
 use crate::api::{ApiError, Code};
 use crate::config::{Config, SharedConfig};
@@ -67,6 +70,8 @@ pub enum Task {
     Unlock {
         repo_id: String,
     },
+    /// The operation carries what to restore and where.
+    Restore,
 }
 
 impl Task {
@@ -79,7 +84,7 @@ impl Task {
             Task::Check { .. } => priority::CHECK,
             Task::Stats { .. } => priority::STATS,
             Task::IndexSnapshots { .. } => priority::INDEX,
-            Task::Unlock { .. } => priority::INTERACTIVE,
+            Task::Unlock { .. } | Task::Restore => priority::INTERACTIVE,
         }
     }
 
@@ -92,6 +97,7 @@ impl Task {
             | Task::Stats { repo_id }
             | Task::IndexSnapshots { repo_id }
             | Task::Unlock { repo_id } => Some(repo_id),
+            Task::Restore => None,
         }
     }
 
@@ -125,6 +131,8 @@ impl Task {
             Task::Prune { repo_id } | Task::Check { repo_id } | Task::Stats { repo_id } => {
                 (String::new(), repo_id.clone())
             }
+            // A restore records its own operation (see `enqueue_restore`).
+            Task::Restore => return Ok(None),
             Task::IndexSnapshots { repo_id } | Task::Unlock { repo_id } => {
                 if config.repo(repo_id).is_none() {
                     return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
@@ -167,7 +175,7 @@ impl Task {
             Task::Prune { .. } => op.operation_prune = Some(Default::default()),
             Task::Check { .. } => op.operation_check = Some(Default::default()),
             Task::Stats { .. } => op.operation_stats = Some(Default::default()),
-            Task::IndexSnapshots { .. } | Task::Unlock { .. } => {}
+            Task::IndexSnapshots { .. } | Task::Unlock { .. } | Task::Restore => {}
         }
         Ok(Some(op))
     }
@@ -333,7 +341,7 @@ impl Orchestrator {
 
     /// Cancels a queued or running operation. Unknown ids are a no-op.
     pub fn cancel(&self, op_id: i64) {
-        if op_id == 0 {
+        if op_id == 0 || run_command::cancel_command(op_id) {
             return;
         }
         let mut st = self.lock();
@@ -369,6 +377,7 @@ impl Orchestrator {
             st.stopping = true;
             std::mem::take(&mut st.tasks)
         };
+        run_command::stop_commands();
         self.wake.notify_all();
         for q in queued.into_iter().filter(|q| q.op_id != 0) {
             self.finish_cancelled(
@@ -466,6 +475,7 @@ impl Orchestrator {
                 Task::Backup { plan_id, dry_run } => {
                     self.run_backup_flow(q.op_id, plan_id, *dry_run, &cancel)
                 }
+                Task::Restore => self.run_restore(q.op_id, &cancel),
                 other => self.run_repo_task(q.op_id, other, &cancel),
             };
             let retry = {
@@ -520,6 +530,19 @@ impl Orchestrator {
             ),
             e => Failure::restic(e),
         }
+    }
+
+    /// A queued task's operation, moved to INPROGRESS (in memory: the caller saves it).
+    fn start_operation(&self, op_id: i64) -> Result<Operation, ApiError> {
+        let mut op = match self.env.oplog.get(op_id) {
+            Ok(Some(op)) => op,
+            Ok(None) => return Err(ApiError::not_found(format!("operation {op_id} not found"))),
+            Err(e) => return Err(ApiError::internal(e.to_string())),
+        };
+        op.status = OperationStatus::InProgress;
+        op.unix_time_start_ms = now_ms();
+        op.display_message.clear();
+        Ok(op)
     }
 
     fn save(&self, op: &mut Operation) {

@@ -85,7 +85,7 @@ impl Orchestrator {
                         }
                     }
                 }
-                Task::Backup { .. } => Err(Failure::new(
+                Task::Backup { .. } | Task::Restore => Err(Failure::new(
                     Code::Internal,
                     "a backup is not a repo task".into(),
                 )),
@@ -128,15 +128,11 @@ impl Orchestrator {
         if op_id == 0 {
             return None;
         }
-        match self.env.oplog.get(op_id) {
-            Ok(Some(mut op)) => {
-                op.status = OperationStatus::InProgress;
-                op.unix_time_start_ms = now_ms();
-                op.display_message.clear();
+        match self.start_operation(op_id) {
+            Ok(mut op) => {
                 self.save(&mut op);
                 Some(op)
             }
-            Ok(None) => None,
             Err(e) => {
                 log::error!("operation {op_id}: {e}");
                 None
@@ -146,7 +142,12 @@ impl Orchestrator {
 
     /// A task log for restic's output, its ref recorded on the operation.
     fn task_log(&self, name: &str, op: Option<&mut Operation>) -> Option<LogWriter> {
-        match self.env.logs.create(name, TASK_LOG_CAP) {
+        // The owner's id leads the ref, so housekeeping can tell a kept log from an orphan.
+        let name = match &op {
+            Some(op) => format!("op{}-{name}", op.id),
+            None => name.to_string(),
+        };
+        match self.env.logs.create(&name, TASK_LOG_CAP) {
             Ok(w) => {
                 if let Some(op) = op {
                     op.logref = w.logref().to_string();

@@ -22,6 +22,36 @@ use std::time::{Duration, Instant, SystemTime};
 const CLOCK_JUMP: Duration = Duration::from_secs(30);
 /// The scheduler looks at the clock at least this often.
 const TICK: Duration = Duration::from_secs(60);
+/// History garbage collection runs at startup and this often.
+const HOUSEKEEPING: Duration = Duration::from_secs(24 * 3600);
+
+/// Bounds the history (SPEC.md §6 limits) and removes the task logs of what went, and logs
+/// older than 14 days that no operation owns any more.
+pub fn housekeeping(oplog: &OpLog, logs: &crate::logstore::LogStore, now_ms: i64) {
+    match oplog.gc(now_ms) {
+        Ok(report) => {
+            for r in &report.logrefs {
+                logs.remove(r);
+            }
+            if report.deleted > 0 {
+                log::info!(
+                    "history: removed {} old operations, {} kept",
+                    report.deleted,
+                    report.kept
+                );
+            }
+        }
+        Err(e) => log::warn!("history garbage collection: {e}"),
+    }
+    let owned = |logref: &str| {
+        crate::logstore::LogStore::owner(logref)
+            .is_some_and(|id| matches!(oplog.get(id), Ok(Some(_))))
+    };
+    let removed = logs.expire(&owned, crate::logstore::LOG_MAX_AGE);
+    if removed > 0 {
+        log::info!("task logs: removed {removed} expired logs");
+    }
+}
 
 /// What is scheduled: a plan's backup or a repo's prune, check or forget.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -232,7 +262,11 @@ impl Planner {
 
     /// A task has run (or could not be queued): schedule its next run.
     pub fn finished(&mut self, key: &Key, config: &Config, oplog: &OpLog, now: Timestamp) {
-        if let Some(e) = self.entries.get_mut(key) {
+        if let Some(e) = self.entries.get_mut(key)
+            && e.in_flight
+        {
+            // The scheduled run used up its PENDING operation. (A run asked for through the
+            // API leaves the scheduled one in place; it is only moved, for LAST_RUN_TIME.)
             e.in_flight = false;
             e.op_id = 0;
         }
@@ -358,6 +392,8 @@ pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<Scheduler
         .spawn(move || {
             let oplog = Arc::clone(&orch.env.oplog);
             let mut planner = Planner::new(tz);
+            housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
+            let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
             planner.reconcile(&orch.env.config.get(), &oplog, wall_now());
             let mut mono = Instant::now();
             let mut wall = SystemTime::now();
@@ -405,6 +441,10 @@ pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<Scheduler
                 }
                 mono = Instant::now();
                 wall = SystemTime::now();
+                if mono >= next_housekeeping {
+                    housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
+                    next_housekeeping = Instant::now() + HOUSEKEEPING;
+                }
             }
         })?;
     Ok(SchedulerThread {
@@ -540,6 +580,34 @@ mod tests {
             p.due(&Key::Backup("p".into())),
             Some(ts("2026-01-01T02:00:00Z"))
         );
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_run_asked_for_by_a_user_keeps_the_one_scheduled_pending_operation() {
+        let (log, dir) = oplog();
+        let mut p = Planner::new(TimeZone::UTC);
+        let c = config(hours(6));
+        p.reconcile(&c, &log, ts("2026-01-01T00:00:00Z"));
+        p.finished(
+            &Key::Backup("p".into()),
+            &c,
+            &log,
+            ts("2026-01-01T01:00:00Z"),
+        );
+        p.finished(
+            &Key::Backup("p".into()),
+            &c,
+            &log,
+            ts("2026-01-01T02:00:00Z"),
+        );
+        let pending: Vec<_> = log
+            .query(&OpSelector::default(), 0)
+            .unwrap()
+            .into_iter()
+            .filter(|o| o.status == OperationStatus::Pending)
+            .collect();
+        assert_eq!(pending.len(), 1, "{pending:?}");
         let _ = std::fs::remove_dir_all(dir);
     }
 

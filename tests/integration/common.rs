@@ -69,6 +69,8 @@ pub struct Daemon {
     pub port: u16,
     pub dir: TempDir,
     pub log: Arc<Mutex<String>>,
+    /// An `Authorization` header value sent with every `rpc`/`ok` call (auth-enabled configs).
+    pub auth: Option<String>,
 }
 
 pub struct Opts {
@@ -77,6 +79,8 @@ pub struct Opts {
     pub restic: String,
     pub env: Vec<(String, String)>,
     pub args: Vec<String>,
+    /// RLIMIT_NOFILE (soft and hard) for the daemon.
+    pub nofile: Option<u64>,
 }
 
 impl Default for Opts {
@@ -87,6 +91,7 @@ impl Default for Opts {
             restic: restic_bin(),
             env: Vec::new(),
             args: Vec::new(),
+            nofile: None,
         }
     }
 }
@@ -129,6 +134,22 @@ impl Daemon {
             cmd.env(k, v);
         }
         cmd.args(&opts.args);
+        if let Some(n) = opts.nofile {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: only an async-signal-safe syscall between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    let r = libc::rlimit {
+                        rlim_cur: n as libc::rlim_t,
+                        rlim_max: n as libc::rlim_t,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("footrest starts");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
@@ -166,6 +187,7 @@ impl Daemon {
             port,
             dir,
             log,
+            auth: None,
         }
     }
 
@@ -183,10 +205,14 @@ impl Daemon {
 
     /// POSTs a unary RPC; panics on a transport error, returns (status, parsed JSON body).
     pub fn rpc(&self, method: &str, body: Value) -> (u16, Value) {
+        let mut headers = vec![("Content-Type", "application/json")];
+        if let Some(a) = &self.auth {
+            headers.push(("Authorization", a));
+        }
         let r = self.request(
             "POST",
             &format!("/v1.Backrest/{method}"),
-            &[("Content-Type", "application/json")],
+            &headers,
             body.to_string().as_bytes(),
         );
         (r.status, r.json())
@@ -314,7 +340,10 @@ pub fn http(
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
     }
-    if !body.is_empty() || method == "POST" {
+    let has_length = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"));
+    if (!body.is_empty() || method == "POST") && !has_length {
         req.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     req.push_str("\r\n");
@@ -367,6 +396,13 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
         b = &b[eol + 2 + size + 2..];
     }
     out
+}
+
+/// An HTTP Basic `Authorization` value.
+pub fn basic_auth(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {b}")
 }
 
 /// Runs restic directly against a repo (for test setup and checks).
@@ -455,20 +491,35 @@ pub fn set_plans(d: &Daemon, plans: Vec<Value>) -> Value {
     d.ok("SetConfig", config)
 }
 
-/// Processes whose command line contains `needle` (to find stray restic processes).
-pub fn processes_matching(needle: &str) -> Vec<u32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
-            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
-            if cmd.contains(needle) {
-                out.push(pid);
+/// Every process below `root` (restic runs as the daemon's child).
+pub fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+                // "pid (comm) state ppid …": comm may hold spaces, so split after ')'.
+                if let Some(ppid) = stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|rest| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok())
+                {
+                    parent_of.push((pid, ppid));
+                }
             }
         }
     }
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        let p = out[i];
+        out.extend(parent_of.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    out.remove(0);
     out
 }
 

@@ -37,10 +37,12 @@ fn first_run_serves_defaults_and_writes_nothing_until_a_change() {
 
 #[test]
 fn a_backrest_config_is_served_sanitized_and_kept_on_rewrite() {
-    let d = Daemon::start_with(Opts {
+    let mut d = Daemon::start_with(Opts {
         config: Some(fixture()),
         ..Default::default()
     });
+    // The fixture's user (tests/fixtures/README.md).
+    d.auth = Some(basic_auth("admin", "footrest-demo"));
     let c = d.ok("GetConfig", json!({}));
     assert_eq!(c["instance"], "nas-pi");
     assert_eq!(c["auth"]["users"][0]["passwordBcrypt"], "********");

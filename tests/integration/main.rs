@@ -2,8 +2,13 @@
 //! The restic binary comes from FOOTREST_TEST_RESTIC (tests/run.sh runs 0.14 and 0.18).
 
 mod api;
+mod auth;
 mod backup;
+mod browse;
 mod common;
 mod config;
 mod hooks;
+mod hostile;
 mod schedule;
+mod secrets;
+mod streams;

@@ -254,9 +254,16 @@ fn big_source(s: &Setup, files: u64) {
 }
 
 fn running_backup(d: &Daemon, plan: &str) -> Value {
-    d.wait_for("a running backup", Duration::from_secs(60), || {
-        ops_of(d, json!({"planId": plan}))
-            .into_iter()
+    d.wait_for("a running backup", Duration::from_secs(120), || {
+        let ops = ops_of(d, json!({"planId": plan}));
+        if let Some(done) = ops.iter().find(|o| {
+            o["status"]
+                .as_str()
+                .is_some_and(|s| s != "STATUS_INPROGRESS" && s != "STATUS_PENDING")
+        }) {
+            panic!("the backup ended before it could be seen running: {done}");
+        }
+        ops.into_iter()
             .find(|o| {
                 o["status"] == "STATUS_INPROGRESS" && o["operationBackup"]["lastStatus"].is_object()
             })
@@ -310,8 +317,8 @@ fn cancelling_a_queued_backup_answers_its_waiting_call_and_leaves_no_restic_behi
     assert_eq!(r1.status, 499);
     let op = &ops_of(&s.d, json!({"ids": [running]}))[0];
     assert_eq!(op["status"], "STATUS_USER_CANCELLED");
-    // restic's argv names the plan's tag (the repo is in its environment).
-    let strays = processes_matching("plan:plan1");
+    // Nothing the daemon started is left running.
+    let strays: Vec<u32> = descendants(s.d.pid());
     assert!(strays.is_empty(), "no restic left running: {strays:?}");
     assert_eq!(lock_count(&s.repo), 0, "restic removed its lock on SIGINT");
 }
@@ -332,7 +339,7 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
     });
     let id = running_backup(&s.d, "plan1");
     // Kill the daemon and its restic the way a power cut or OOM killer would.
-    let restics = processes_matching("plan:plan1");
+    let restics: Vec<u32> = descendants(s.d.pid());
     let Setup { d, repo, src, work } = s;
     let dir = d.kill();
     for pid in &restics {
@@ -351,6 +358,7 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(lock_count(&repo) > 0, "a killed restic leaves its lock");
+
     let d = Daemon::spawn(dir, &Opts::default());
     let op = d.wait_for("the interrupted op", Duration::from_secs(20), || {
         ops_of(&d, json!({"ids": [id]})).into_iter().next()
@@ -460,4 +468,38 @@ fn a_task_on_a_repo_locked_by_another_process_reports_the_lock() {
     let _ = other.wait();
     assert_eq!(st, 500, "{v}");
     assert!(v["message"].as_str().unwrap().contains("locked"), "{v}");
+}
+
+#[test]
+fn the_ops_cli_reads_the_history_while_the_daemon_runs() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_footrest"))
+        .arg("--data-dir")
+        .arg(s.d.data_dir())
+        .args(["ops", "--plan", "plan1", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "the backup and its index: {lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|o| o["status"] == "STATUS_SUCCESS" && o.get("operationBackup").is_some())
+    );
+    let table = std::process::Command::new(env!("CARGO_BIN_EXE_footrest"))
+        .arg("--data-dir")
+        .arg(s.d.data_dir())
+        .arg("ops")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&table.stdout).contains("plan1"));
 }

@@ -1,0 +1,145 @@
+//! Authentication at the HTTP edge: which paths are open, checking a request's credentials,
+//! answering refusals, and the Authentication service's RPCs (Login, HashPassword).
+//! Runs on the handler threads; the rules and state live in `crate::auth`.
+
+use super::connect::{decode, encode};
+use super::{ApiError, App, Code, header, json_response, respond, respond_unary, rpc};
+use crate::auth::Denied;
+use serde::Deserialize;
+use tiny_http::Request;
+
+/// Every path the router answers, with whether it is open without credentials. The router and
+/// this list are built from the same method lists (`rpc::BACKREST_METHODS`, …), so a test that
+/// walks this list covers every route.
+pub fn routes() -> Vec<(String, bool)> {
+    let mut out = vec![("/".to_string(), true)];
+    for m in rpc::BACKREST_METHODS.iter().chain(rpc::BACKREST_PENDING) {
+        out.push((format!("/v1.Backrest/{m}"), false));
+    }
+    for m in rpc::AUTH_METHODS {
+        out.push((format!("/v1.Authentication/{m}"), true));
+    }
+    out
+}
+
+/// Paths open without credentials: the Authentication service, download links (they carry
+/// their own signed token) and the UI's root. Everything else — including unknown paths, so
+/// that routes cannot be probed — needs credentials when auth is on.
+pub fn is_public(path: &str) -> bool {
+    path == "/" || path.starts_with("/v1.Authentication/") || path.starts_with("/download/")
+}
+
+/// The client's address as the front door saw it.
+fn peer(req: &Request) -> String {
+    header_value(req, super::front::PEER_HEADER)
+        .or_else(|| req.remote_addr().map(|a| a.ip().to_string()))
+        .unwrap_or_else(|| "local".into())
+}
+
+fn header_value(req: &Request, name: &str) -> Option<String> {
+    req.headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().to_string())
+}
+
+fn now_unix() -> i64 {
+    crate::util::now_ms() / 1000
+}
+
+fn auth_config(app: &App) -> Option<crate::config::Auth> {
+    app.config.read(|c| c.auth.clone())
+}
+
+/// Checks a request's credentials when auth is on. Ok(Some(user)) for a good user, Ok(None)
+/// when auth is off.
+pub(super) fn authenticate(app: &App, req: &Request) -> Result<Option<String>, Denied> {
+    let auth = auth_config(app);
+    if !crate::auth::required(auth.as_ref()) {
+        return Ok(None);
+    }
+    let authorization = header_value(req, "Authorization");
+    app.auth.check(
+        auth.as_ref(),
+        authorization.as_deref(),
+        &peer(req),
+        now_unix(),
+    )
+}
+
+/// 401 (unauthenticated) or 429 (resource_exhausted, with Retry-After).
+pub(super) fn respond_denied(req: Request, path: &str, denied: &Denied) {
+    log::debug!("auth: {path} from {}: {denied}", peer(&req));
+    let (status, code) = match denied {
+        Denied::Unauthenticated(_) => (401, Code::Unauthenticated),
+        Denied::Throttled { .. } => (429, Code::ResourceExhausted),
+    };
+    let e = ApiError::new(code, denied.to_string());
+    let mut resp = json_response(status, e.body().into_bytes());
+    match denied.retry_after_secs() {
+        Some(s) => resp = resp.with_header(header("Retry-After", &s.to_string())),
+        // Bearer, not Basic: a Basic challenge makes browsers pop up their own login dialog
+        // over the UI.
+        None => resp = resp.with_header(header("WWW-Authenticate", "Bearer realm=\"footrest\"")),
+    }
+    respond(req, resp);
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// Authentication/Login: `{username, password}` → `{token}`.
+pub(super) fn login(app: &App, req: Request, body: &[u8]) {
+    let r: LoginRequest = match decode(body) {
+        Ok(r) => r,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    let auth = auth_config(app);
+    match app.auth.login(
+        auth.as_ref(),
+        &r.username,
+        &r.password,
+        &peer(&req),
+        now_unix(),
+    ) {
+        Ok(token) => {
+            log::info!(
+                "auth: user \"{}\" logged in from {}",
+                r.username,
+                peer(&req)
+            );
+            respond_unary(req, encode(&serde_json::json!({ "token": token })));
+        }
+        Err(d) => respond_denied(req, "/v1.Authentication/Login", &d),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StringValue {
+    value: String,
+}
+
+/// Authentication/HashPassword: `{value}` → `{value: base64(bcrypt)}`.
+pub(super) fn hash_password(app: &App, req: Request, body: &[u8]) {
+    let r: StringValue = match decode(body) {
+        Ok(r) => r,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    if let Err(d) = app.auth.allow_hash(&peer(&req), std::time::Instant::now()) {
+        return respond_denied(req, "/v1.Authentication/HashPassword", &d);
+    }
+    let result = crate::auth::hash_password(&r.value)
+        .map_err(|e| match e {
+            crate::auth::AuthError::EmptyPassword | crate::auth::AuthError::PasswordTooLong => {
+                ApiError::invalid(e.to_string())
+            }
+            _ => ApiError::internal(e.to_string()),
+        })
+        .and_then(|h| encode(&serde_json::json!({ "value": h })));
+    respond_unary(req, result);
+}

@@ -1,0 +1,1315 @@
+//! The front door: owns the public TCP listener. One thread (`http-front`) accepts connections,
+//! reads each request *in full* — URL, header and body capped, with idle and total deadlines — and
+//! only then hands it to tiny_http over a private Unix socket, relaying the answer back.
+//!
+//! Why: tiny_http spawns one thread per connection without bound, has no header or URL limit,
+//! and its accept thread dies on the first `accept()` error (EMFILE, or EAGAIN when the
+//! listening socket has a receive timeout). A tiny_http `Request` cannot be built from a socket
+//! we accepted ourselves (`Listener` is a closed enum), so the front door proxies instead:
+//! - slow or idle clients cost one fd and a small buffer here, never a thread; a handler thread
+//!   only ever sees a complete request arriving at memory speed (slowloris and trickled bodies
+//!   pin nothing);
+//! - at most `max_active` requests are inside tiny_http at once, so its thread pool is bounded;
+//! - at most `max_clients` connections are open; past that the oldest one still sending its
+//!   request is closed to make room (an attacker's idle sockets are older than a real client's);
+//! - accept errors never stop the loop: EMFILE/ENFILE close the oldest unfinished connection (or
+//!   a reserved spare fd is used to accept and drop one), transient errors are retried; only a
+//!   persistent unexpected error stops the daemon, with a non-zero exit (see `api::failed`);
+//! - buffered request bodies share one budget, so memory stays bounded however many clients
+//!   send large bodies at once.
+//!
+//! Each forwarded request carries `Connection: close` and `X-Footrest-Peer: <client ip>` (a
+//! client's own `X-Footrest-Peer` is dropped); the client connection is closed after its answer.
+//! The Unix socket is `<data>/http.sock`, mode 0600.
+
+use super::ApiError;
+use super::connect::Code;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The header carrying the client's address to the handlers.
+pub const PEER_HEADER: &str = "X-Footrest-Peer";
+
+/// Bounds of the front door. See `Limits::for_this_process`.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Client connections open at once.
+    pub max_clients: usize,
+    /// Requests inside tiny_http at once (each is one of its connection threads).
+    pub max_active: usize,
+    /// Longest request line (method, target, version): past it, 414.
+    pub max_request_line: usize,
+    /// Largest request head (request line and headers): past it, 431.
+    pub max_head: usize,
+    /// Largest body: past it, 413 before reading it.
+    pub max_body: usize,
+    /// A connection that makes no progress this long is closed.
+    pub idle: Duration,
+    /// A whole request must have arrived within this long.
+    pub request_deadline: Duration,
+    /// Bytes of request bodies buffered at once (beyond `SMALL_BODY` each).
+    pub body_budget: usize,
+}
+
+/// Bodies up to this size are read without asking the shared budget.
+const SMALL_BODY: usize = 16 * 1024;
+/// Answer bytes buffered per connection before we stop reading from tiny_http.
+const RESPONSE_BUFFER: usize = 64 * 1024;
+/// After our last byte, how long a connection is drained before it is closed (so that a client
+/// still sending gets our answer rather than a reset).
+const LINGER: Duration = Duration::from_secs(2);
+/// Fds kept free for everything else the daemon opens (oplog, logs, restic pipes, config).
+const FD_RESERVE: u64 = 64;
+
+impl Limits {
+    /// Limits derived from the process's fd limit (`RLIMIT_NOFILE`), with overrides from
+    /// `FOOTREST_HTTP_TIMEOUT_MS` (idle timeout) and `FOOTREST_HTTP_MAX_CLIENTS`.
+    pub fn for_this_process(max_body: usize) -> Limits {
+        let nofile = nofile_limit();
+        let spare = nofile.saturating_sub(FD_RESERVE);
+        // A forwarded request holds three fds (client, our end and tiny_http's end of the Unix
+        // socket); a connection still sending holds one.
+        let max_active = (spare / 8).clamp(2, 32) as usize;
+        let max_clients = (spare.saturating_sub(3 * max_active as u64)).clamp(4, 512) as usize;
+        let env_num = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let idle = env_num("FOOTREST_HTTP_TIMEOUT_MS")
+            .map(Duration::from_millis)
+            .unwrap_or(Duration::from_secs(30));
+        Limits {
+            max_clients: env_num("FOOTREST_HTTP_MAX_CLIENTS")
+                .map(|n| n.max(1) as usize)
+                .unwrap_or(max_clients),
+            max_active,
+            max_request_line: 8 * 1024,
+            max_head: 16 * 1024,
+            max_body,
+            idle,
+            request_deadline: idle * 2,
+            body_budget: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// Where the private Unix socket tiny_http listens on lives: `<data>/http.sock`, or a file in
+/// the temp dir when that path is too long for a socket address.
+pub fn internal_socket_path(data_dir: &std::path::Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(data_dir)?;
+    let path = data_dir.join("http.sock");
+    if path.as_os_str().len() <= 100 {
+        return Ok(path);
+    }
+    let mut r = [0u8; 8];
+    crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
+    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id())))
+}
+
+/// Binds the private socket (mode 0600), replacing a stale one.
+pub fn bind_internal(path: &std::path::Path) -> io::Result<std::os::unix::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt;
+    // Left by a killed daemon or a failed listener (the data dir lock says no other daemon
+    // uses it).
+    let _ = std::fs::remove_file(path);
+    let listener = std::os::unix::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+fn nofile_limit() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: a valid out pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
+        // rlim_t is 32 bits on some 32-bit targets.
+        #[allow(clippy::useless_conversion)]
+        u64::from(r.rlim_cur)
+    } else {
+        1024
+    }
+}
+
+/// What the front door calls when things break beyond its reach.
+pub struct Hooks {
+    pub fatal: Box<dyn Fn(&str) + Send>,
+    pub upstream_down: Box<dyn Fn() + Send>,
+}
+
+/// The running front door.
+pub struct Front {
+    stop: Arc<AtomicBool>,
+    draining: Arc<AtomicBool>,
+    wake: UnixStream,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Front {
+    /// Starts the front thread on `listener`, forwarding to the Unix socket at `upstream`.
+    /// `hooks.fatal` runs if the listener fails for good; `hooks.upstream_down` when nothing
+    /// listens on `upstream` any more (tiny_http's accept thread died: it panics when it cannot
+    /// dup an accepted socket) — it should start a new one.
+    pub fn start(
+        listener: TcpListener,
+        upstream: PathBuf,
+        limits: Limits,
+        hooks: Hooks,
+    ) -> io::Result<Front> {
+        listener.set_nonblocking(true)?;
+        let (wake_rx, wake) = UnixStream::pair()?;
+        wake_rx.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = Arc::clone(&stop);
+        let draining = Arc::new(AtomicBool::new(false));
+        let draining2 = Arc::clone(&draining);
+        log::debug!(
+            "http: at most {} connections, {} requests in flight, idle timeout {:?}",
+            limits.max_clients,
+            limits.max_active,
+            limits.idle
+        );
+        let thread = std::thread::Builder::new()
+            .name("http-front".into())
+            .spawn(move || {
+                let mut front = Loop {
+                    listener: Some(listener),
+                    draining: draining2,
+                    upstream,
+                    limits,
+                    conns: Vec::new(),
+                    stop: stop2,
+                    wake: wake_rx,
+                    spare: open_spare(),
+                    budget_used: 0,
+                    accept_errors: 0,
+                    last_evict_log: None,
+                    last_repair: None,
+                    fd_ceiling: None,
+                    hooks,
+                };
+                front.run();
+            })?;
+        Ok(Front {
+            stop,
+            draining,
+            wake,
+            thread: Some(thread),
+        })
+    }
+
+    /// Closes the listener and every connection without a request in flight; requests in
+    /// flight still get their answers (e.g. a Backup the worker answers while shutting down).
+    pub fn stop_accepting(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        let _ = (&self.wake).write(&[1]);
+    }
+
+    /// Waits up to `wait` for the answers in flight, then closes everything and joins.
+    pub fn finish(mut self, wait: Duration) {
+        self.stop_accepting();
+        let deadline = Instant::now() + wait;
+        while Instant::now() < deadline && self.thread.as_ref().is_some_and(|t| !t.is_finished()) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = (&self.wake).write(&[1]);
+        if let Some(t) = self.thread.take()
+            && t.join().is_err()
+        {
+            log::error!("the http-front thread panicked");
+        }
+    }
+}
+
+fn open_spare() -> Option<std::fs::File> {
+    std::fs::File::open("/dev/null").ok()
+}
+
+enum State {
+    /// Receiving the request. `head` is set once the head has been parsed.
+    Reading {
+        buf: Vec<u8>,
+        head: Option<Head>,
+        reserved: usize,
+    },
+    /// A complete request waiting for a slot in tiny_http. `reserved`: its share of the body
+    /// budget, held until the request is written to tiny_http.
+    Queued { request: Vec<u8>, reserved: usize },
+    /// Handed over: writing the request to tiny_http, relaying its answer.
+    Forwarding {
+        up: UnixStream,
+        request: Vec<u8>,
+        reserved: usize,
+        sent: usize,
+        response: Vec<u8>,
+        response_sent: usize,
+        /// Bytes received from tiny_http so far.
+        relayed: usize,
+        up_done: bool,
+    },
+    /// Writing an answer of our own (an error), then draining.
+    Answering { out: Vec<u8>, sent: usize },
+    /// Our last byte is out: read and discard what the client still sends, for a while.
+    Draining { until: Instant },
+}
+
+struct Head {
+    /// Bytes of the head in `buf` (through the blank line).
+    len: usize,
+    content_length: usize,
+    /// The head as forwarded.
+    rewritten: Vec<u8>,
+}
+
+struct Conn {
+    client: TcpStream,
+    peer: String,
+    state: State,
+    opened: Instant,
+    progress: Instant,
+    closed: bool,
+}
+
+impl Conn {
+    fn is_unfinished_request(&self) -> bool {
+        matches!(self.state, State::Reading { .. } | State::Draining { .. })
+    }
+}
+
+struct Loop {
+    /// None once draining.
+    listener: Option<TcpListener>,
+    draining: Arc<AtomicBool>,
+    upstream: PathBuf,
+    limits: Limits,
+    conns: Vec<Conn>,
+    stop: Arc<AtomicBool>,
+    wake: UnixStream,
+    spare: Option<std::fs::File>,
+    budget_used: usize,
+    accept_errors: u32,
+    last_evict_log: Option<Instant>,
+    last_repair: Option<Instant>,
+    /// Client connections that fit in the fds actually left, learned from EMFILE (expires).
+    fd_ceiling: Option<(usize, Instant)>,
+    hooks: Hooks,
+}
+
+/// What a poll entry belongs to.
+#[derive(Clone, Copy)]
+enum Slot {
+    Wake,
+    Listener,
+    Client(usize),
+    Upstream(usize),
+}
+
+impl Loop {
+    fn run(&mut self) {
+        let mut fds: Vec<libc::pollfd> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
+        while !self.stop.load(Ordering::SeqCst) {
+            if self.draining.load(Ordering::SeqCst) {
+                if self.listener.take().is_some() {
+                    self.start_shutdown();
+                }
+                if self.conns.is_empty() {
+                    break;
+                }
+            }
+            self.dispatch_queued();
+            fds.clear();
+            slots.clear();
+            let mut push = |fd: RawFd, events: libc::c_short, slot: Slot| {
+                fds.push(libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                });
+                slots.push(slot);
+            };
+            push(self.wake.as_raw_fd(), libc::POLLIN, Slot::Wake);
+            if let Some(l) = &self.listener {
+                push(l.as_raw_fd(), libc::POLLIN, Slot::Listener);
+            }
+            let budget_used = self.budget_used;
+            for (i, c) in self.conns.iter().enumerate() {
+                let fd = c.client.as_raw_fd();
+                match &c.state {
+                    State::Reading { head, reserved, .. } => {
+                        // A large body waits (unpolled) until the shared budget has room;
+                        // checked again on every turn.
+                        let waiting_for_budget = head.as_ref().is_some_and(|h| {
+                            h.content_length > SMALL_BODY
+                                && *reserved < h.content_length
+                                && budget_used + h.content_length > self.limits.body_budget
+                        });
+                        if !waiting_for_budget {
+                            push(fd, libc::POLLIN, Slot::Client(i));
+                        }
+                    }
+                    State::Queued { .. } => {}
+                    State::Forwarding {
+                        up,
+                        request,
+                        sent,
+                        response,
+                        response_sent,
+                        up_done,
+                        ..
+                    } => {
+                        let mut up_events = 0;
+                        if sent < &request.len() {
+                            up_events |= libc::POLLOUT;
+                        }
+                        if !up_done && response.len() - response_sent < RESPONSE_BUFFER {
+                            up_events |= libc::POLLIN;
+                        }
+                        if up_events != 0 {
+                            push(up.as_raw_fd(), up_events, Slot::Upstream(i));
+                        }
+                        let client_events = if response_sent < &response.len() {
+                            libc::POLLOUT
+                        } else {
+                            0
+                        };
+                        // Polled even without events: POLLHUP/POLLERR tell that the client left.
+                        push(fd, client_events, Slot::Client(i));
+                    }
+                    State::Answering { .. } => push(fd, libc::POLLOUT, Slot::Client(i)),
+                    State::Draining { .. } => push(fd, libc::POLLIN, Slot::Client(i)),
+                }
+            }
+            let timeout = self.poll_timeout();
+            // SAFETY: `fds` is a valid array of pollfd for its length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("http: poll failed: {e}");
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
+            for (pfd, slot) in fds.iter().zip(slots.iter()) {
+                if pfd.revents == 0 {
+                    continue;
+                }
+                match *slot {
+                    Slot::Wake => {
+                        let mut b = [0u8; 16];
+                        let _ = (&self.wake).read(&mut b);
+                    }
+                    Slot::Listener => self.accept_some(),
+                    Slot::Client(i) => self.on_client(i, pfd.revents),
+                    Slot::Upstream(i) => self.on_upstream(i, pfd.revents),
+                }
+            }
+            self.sweep_deadlines();
+            self.remove_closed();
+        }
+        for c in &self.conns {
+            let _ = c.client.shutdown(Shutdown::Both);
+        }
+        self.conns.clear();
+    }
+
+    fn poll_timeout(&self) -> libc::c_int {
+        let now = Instant::now();
+        let mut next: Option<Instant> = None;
+        let mut retry_soon = false;
+        for c in &self.conns {
+            let d = match &c.state {
+                State::Reading { .. } => Some(
+                    (c.progress + self.limits.idle).min(c.opened + self.limits.request_deadline),
+                ),
+                State::Answering { .. } => Some(c.progress + self.limits.idle),
+                State::Forwarding {
+                    response,
+                    response_sent,
+                    ..
+                } if response_sent < &response.len() => Some(c.progress + self.limits.idle),
+                State::Forwarding { .. } => None,
+                State::Draining { until } => Some(*until),
+                State::Queued { .. } => {
+                    retry_soon = true;
+                    None
+                }
+            };
+            if let Some(d) = d {
+                next = Some(next.map_or(d, |n| n.min(d)));
+            }
+        }
+        let mut ms = match next {
+            Some(d) => d.saturating_duration_since(now).as_millis().min(60_000) as libc::c_int + 1,
+            None => -1,
+        };
+        if retry_soon && !(0..=50).contains(&ms) {
+            ms = 50;
+        }
+        ms
+    }
+
+    /// Draining begins: connections without a request in flight are closed (queued ones are
+    /// told 503).
+    fn start_shutdown(&mut self) {
+        for i in 0..self.conns.len() {
+            match self.conns[i].state {
+                State::Reading { .. } => self.close(i),
+                State::Queued { .. } => {
+                    let e = ApiError::new(Code::Unavailable, "footrest is shutting down");
+                    self.answer(i, 503, &e);
+                }
+                _ => {}
+            }
+        }
+        self.remove_closed();
+    }
+
+    fn accept_some(&mut self) {
+        for _ in 0..64 {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((sock, addr)) => {
+                    self.accept_errors = 0;
+                    if sock.set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let _ = sock.set_nodelay(true);
+                    if self.open_count() >= self.client_cap() && !self.evict_oldest() {
+                        // Every slot is busy with a request in flight: refuse this one.
+                        let e = ApiError::new(Code::Unavailable, "server busy, retry later");
+                        let _ = (&sock).write(&error_response(503, &e));
+                        continue;
+                    }
+                    let now = Instant::now();
+                    self.conns.push(Conn {
+                        client: sock,
+                        peer: addr.ip().to_string(),
+                        state: State::Reading {
+                            buf: Vec::new(),
+                            head: None,
+                            reserved: 0,
+                        },
+                        opened: now,
+                        progress: now,
+                        closed: false,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    let code = e.raw_os_error().unwrap_or(0);
+                    match code {
+                        libc::EINTR | libc::ECONNABORTED | libc::EPROTO | libc::EPERM => continue,
+                        libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => {
+                            self.out_of_fds(&e);
+                            return;
+                        }
+                        _ => {
+                            self.accept_errors += 1;
+                            log::error!("http: accept failed: {e}");
+                            if self.accept_errors >= 50 {
+                                (self.hooks.fatal)(&format!("the listener keeps failing: {e}"));
+                                self.stop.store(true, Ordering::SeqCst);
+                            } else {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// accept() failed for lack of fds or memory: make room by closing the oldest unfinished
+    /// connection, or take the pending connection with the spare fd and close it at once.
+    fn out_of_fds(&mut self, e: &io::Error) {
+        let now = Instant::now();
+        if self
+            .last_evict_log
+            .is_none_or(|t| now.duration_since(t) > Duration::from_secs(60))
+        {
+            log::warn!(
+                "http: accept failed ({e}) with {} connections open; closing the oldest",
+                self.conns.len()
+            );
+            self.last_evict_log = Some(now);
+        }
+        let before = self.open_count();
+        self.lower_ceiling();
+        if self.open_count() < before {
+            return;
+        }
+        self.spare = None;
+        if let Some(Ok((sock, _))) = self.listener.as_ref().map(|l| l.accept()) {
+            drop(sock);
+        }
+        self.spare = open_spare();
+        if self.spare.is_none() {
+            // Nothing could be freed: do not spin on a listener that stays readable.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Closes the connection that has been sending its request the longest (indices stay valid
+    /// until `remove_closed`). False when every connection has a request in flight.
+    fn evict_oldest(&mut self) -> bool {
+        let victim = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| !c.closed && c.is_unfinished_request())
+            .min_by_key(|(_, c)| c.opened)
+            .map(|(i, _)| i);
+        match victim {
+            Some(i) => {
+                let now = Instant::now();
+                if self
+                    .last_evict_log
+                    .is_none_or(|t| now.duration_since(t) > Duration::from_secs(60))
+                {
+                    log::warn!(
+                        "http: {} connections open (limit {}); closing the slowest clients",
+                        self.conns.len(),
+                        self.limits.max_clients
+                    );
+                    self.last_evict_log = Some(now);
+                }
+                self.close(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How many client connections may be open now.
+    fn client_cap(&self) -> usize {
+        match self.fd_ceiling {
+            Some((n, at)) if at.elapsed() < Duration::from_secs(60) => {
+                n.min(self.limits.max_clients)
+            }
+            _ => self.limits.max_clients,
+        }
+    }
+
+    /// Out of fds: from now on (for a minute) keep the connections to what fits with room for
+    /// the requests in flight (three fds each), and close the oldest unfinished ones down to it.
+    fn lower_ceiling(&mut self) {
+        let room = 3 * self.limits.max_active + 2;
+        let ceiling = self.open_count().saturating_sub(room).max(1);
+        self.fd_ceiling = Some((ceiling, Instant::now()));
+        while self.open_count() > ceiling && self.evict_oldest() {}
+        self.remove_closed();
+    }
+
+    fn open_count(&self) -> usize {
+        self.conns.iter().filter(|c| !c.closed).count()
+    }
+
+    /// Gives back a connection's share of the body budget.
+    fn release(&mut self, i: usize) {
+        match &mut self.conns[i].state {
+            State::Reading { reserved, .. }
+            | State::Queued { reserved, .. }
+            | State::Forwarding { reserved, .. } => {
+                self.budget_used -= *reserved;
+                *reserved = 0;
+            }
+            _ => {}
+        }
+    }
+
+    /// Marks a connection closed; its fd is released by `remove_closed`.
+    fn close(&mut self, i: usize) {
+        self.release(i);
+        self.conns[i].closed = true;
+    }
+
+    fn remove_closed(&mut self) {
+        self.conns.retain(|c| !c.closed);
+    }
+
+    /// Sends one of our own answers and moves to draining.
+    fn answer(&mut self, i: usize, status: u16, e: &ApiError) {
+        log::debug!(
+            "http: {} from {}: {}",
+            status,
+            self.conns[i].peer,
+            e.message
+        );
+        self.release(i);
+        self.conns[i].state = State::Answering {
+            out: error_response(status, e),
+            sent: 0,
+        };
+        self.conns[i].progress = Instant::now();
+    }
+
+    fn start_draining(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let _ = c.client.shutdown(Shutdown::Write);
+        c.state = State::Draining {
+            until: Instant::now() + LINGER,
+        };
+    }
+
+    fn on_client(&mut self, i: usize, revents: libc::c_short) {
+        if self.conns[i].closed {
+            return;
+        }
+        let broken = revents & (libc::POLLERR | libc::POLLNVAL) != 0;
+        match &mut self.conns[i].state {
+            State::Reading { .. } => {
+                if broken {
+                    return self.close(i);
+                }
+                self.read_request(i);
+            }
+            State::Queued { .. } => {}
+            State::Forwarding { .. } => {
+                if broken || revents & libc::POLLHUP != 0 {
+                    return self.close(i);
+                }
+                if revents & libc::POLLOUT != 0 {
+                    self.write_response(i);
+                }
+            }
+            State::Answering { .. } => {
+                if broken {
+                    return self.close(i);
+                }
+                let c = &mut self.conns[i];
+                let State::Answering { out, sent } = &mut c.state else {
+                    return;
+                };
+                match (&c.client).write(&out[*sent..]) {
+                    Ok(n) => {
+                        *sent += n;
+                        c.progress = Instant::now();
+                        if *sent >= out.len() {
+                            self.start_draining(i);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => self.close(i),
+                }
+            }
+            State::Draining { .. } => {
+                let mut scratch = [0u8; 16 * 1024];
+                for _ in 0..64 {
+                    match (&self.conns[i].client).read(&mut scratch) {
+                        Ok(0) => return self.close(i),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(_) => return self.close(i),
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_request(&mut self, i: usize) {
+        let limits = self.limits.clone();
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            let State::Reading {
+                buf,
+                head,
+                reserved,
+            } = &mut self.conns[i].state
+            else {
+                return;
+            };
+            // How much may be read now: the rest of the head (one byte past the cap, to notice
+            // it), or the rest of the body when it is small or budgeted.
+            let want = match head {
+                None => (limits.max_head + 1).saturating_sub(buf.len()),
+                Some(h) => {
+                    if h.content_length > SMALL_BODY && *reserved < h.content_length {
+                        let need = h.content_length;
+                        if self.budget_used + need > limits.body_budget {
+                            return; // waits for budget; its deadline still runs
+                        }
+                        self.budget_used += need;
+                        *reserved = need;
+                        // Room for the body and the rewritten head, so that no copy is made.
+                        buf.reserve(need + 256);
+                    }
+                    (h.len + h.content_length).saturating_sub(buf.len())
+                }
+            };
+            if want == 0 {
+                break;
+            }
+            let take = want.min(chunk.len());
+            let n = match (&self.conns[i].client).read(&mut chunk[..take]) {
+                Ok(0) => return self.close(i), // the client gave up
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return self.close(i),
+            };
+            self.conns[i].progress = Instant::now();
+            let c = &mut self.conns[i];
+            let State::Reading { buf, head, .. } = &mut c.state else {
+                return;
+            };
+            buf.extend_from_slice(&chunk[..n]);
+            if head.is_none() {
+                match check_head(buf, &limits, &c.peer) {
+                    Ok(None) => {}
+                    Ok(Some((h, expect_continue))) => {
+                        if h.content_length > limits.max_body {
+                            let e = ApiError::new(
+                                Code::ResourceExhausted,
+                                format!("request body is larger than {} bytes", limits.max_body),
+                            );
+                            return self.answer(i, 413, &e);
+                        }
+                        let State::Reading { buf, head, .. } = &mut self.conns[i].state else {
+                            return;
+                        };
+                        buf.truncate(h.len + h.content_length);
+                        let complete = buf.len() >= h.len + h.content_length;
+                        *head = Some(h);
+                        if expect_continue && !complete {
+                            // Best effort: curl otherwise waits a second before sending.
+                            let _ = (&self.conns[i].client).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        }
+                    }
+                    Err((status, e)) => return self.answer(i, status, &e),
+                }
+            }
+            if self.request_complete(i) {
+                break;
+            }
+        }
+        if self.request_complete(i) {
+            let State::Reading {
+                buf: mut request,
+                head: Some(h),
+                reserved,
+            } = std::mem::replace(
+                &mut self.conns[i].state,
+                State::Queued {
+                    request: Vec::new(),
+                    reserved: 0,
+                },
+            )
+            else {
+                return;
+            };
+            request.splice(..h.len, h.rewritten);
+            self.conns[i].state = State::Queued { request, reserved };
+        }
+    }
+
+    fn request_complete(&self, i: usize) -> bool {
+        match &self.conns[i].state {
+            State::Reading {
+                buf, head: Some(h), ..
+            } => buf.len() >= h.len + h.content_length,
+            _ => false,
+        }
+    }
+
+    fn active(&self) -> usize {
+        self.conns
+            .iter()
+            .filter(|c| !c.closed && matches!(c.state, State::Forwarding { .. }))
+            .count()
+    }
+
+    /// Hands queued requests to tiny_http, oldest first, while slots are free.
+    fn dispatch_queued(&mut self) {
+        if self.listener.is_none() {
+            return; // draining: the handlers are gone
+        }
+        let mut active = self.active();
+        if active >= self.limits.max_active {
+            return;
+        }
+        let mut order: Vec<usize> = (0..self.conns.len())
+            .filter(|&i| matches!(self.conns[i].state, State::Queued { .. }))
+            .collect();
+        order.sort_by_key(|&i| self.conns[i].opened);
+        for i in order {
+            if active >= self.limits.max_active {
+                break;
+            }
+            let up = match UnixStream::connect(&self.upstream).and_then(|s| {
+                s.set_nonblocking(true)?;
+                Ok(s)
+            }) {
+                Ok(s) => s,
+                Err(e) => {
+                    let code = e.raw_os_error().unwrap_or(0);
+                    if matches!(code, libc::EMFILE | libc::ENFILE) {
+                        // Make room (our end and tiny_http's two), retry on the next turn.
+                        self.lower_ceiling();
+                        return;
+                    }
+                    if matches!(code, libc::ECONNREFUSED | libc::ENOENT) {
+                        // Nobody listens: have the listener replaced (at most every 200 ms),
+                        // with a few fds freed for it, and retry.
+                        let now = Instant::now();
+                        if self
+                            .last_repair
+                            .is_none_or(|t| now.duration_since(t) > Duration::from_millis(200))
+                        {
+                            self.last_repair = Some(now);
+                            self.evict_oldest();
+                            self.evict_oldest();
+                            self.remove_closed();
+                            (self.hooks.upstream_down)();
+                        }
+                        return;
+                    }
+                    if matches!(code, libc::EAGAIN | libc::ENOBUFS) {
+                        // A full backlog, or the listener being replaced: retried next turn
+                        // until the request has waited `idle` (see `sweep_deadlines`).
+                        return;
+                    }
+                    log::error!("http: cannot reach the request handlers: {e}");
+                    let err = ApiError::new(Code::Unavailable, "request handlers unavailable");
+                    self.answer(i, 503, &err);
+                    continue;
+                }
+            };
+            let State::Queued { request, reserved } = std::mem::replace(
+                &mut self.conns[i].state,
+                State::Draining {
+                    until: Instant::now(),
+                },
+            ) else {
+                continue;
+            };
+            self.conns[i].state = State::Forwarding {
+                up,
+                request,
+                reserved,
+                sent: 0,
+                response: Vec::new(),
+                response_sent: 0,
+                relayed: 0,
+                up_done: false,
+            };
+            self.conns[i].progress = Instant::now();
+            active += 1;
+        }
+    }
+
+    fn on_upstream(&mut self, i: usize, revents: libc::c_short) {
+        if self.conns[i].closed {
+            return;
+        }
+        let State::Forwarding {
+            up,
+            request,
+            reserved,
+            sent,
+            response,
+            response_sent,
+            relayed,
+            up_done,
+        } = &mut self.conns[i].state
+        else {
+            return;
+        };
+        if revents & libc::POLLOUT != 0 && *sent < request.len() {
+            match up.write(&request[*sent..]) {
+                Ok(n) => {
+                    *sent += n;
+                    if *sent >= request.len() {
+                        *request = Vec::new();
+                        self.budget_used -= *reserved;
+                        *reserved = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => *up_done = true,
+            }
+        }
+        let mut fresh = false;
+        if revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 && !*up_done {
+            if *response_sent == response.len() {
+                response.clear();
+                *response_sent = 0;
+                // An answer that went quiet (an event stream between events) is not a stuck
+                // client: the idle clock restarts when new bytes arrive for it.
+                fresh = true;
+            }
+            let mut chunk = [0u8; 16 * 1024];
+            while response.len() - *response_sent < RESPONSE_BUFFER {
+                match up.read(&mut chunk) {
+                    Ok(0) => {
+                        *up_done = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        let first = *relayed == 0;
+                        response.extend_from_slice(&chunk[..n]);
+                        *relayed += n;
+                        if first {
+                            mark_connection_close(response);
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        *up_done = true;
+                        break;
+                    }
+                }
+            }
+            fresh &= !response.is_empty();
+        }
+        if fresh {
+            self.conns[i].progress = Instant::now();
+        }
+        self.write_response(i);
+    }
+
+    fn write_response(&mut self, i: usize) {
+        let c = &mut self.conns[i];
+        let State::Forwarding {
+            response,
+            response_sent,
+            relayed,
+            up_done,
+            ..
+        } = &mut c.state
+        else {
+            return;
+        };
+        if *up_done && *relayed == 0 {
+            // tiny_http closed without a word (its listener died with the request in its
+            // backlog): tell the client to retry rather than drop the connection.
+            let e = ApiError::new(Code::Unavailable, "request handlers restarting, retry");
+            return self.answer(i, 503, &e);
+        }
+        while *response_sent < response.len() {
+            match (&c.client).write(&response[*response_sent..]) {
+                Ok(n) => {
+                    *response_sent += n;
+                    c.progress = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return self.close(i),
+            }
+        }
+        if *up_done {
+            self.start_draining(i);
+        }
+    }
+
+    fn sweep_deadlines(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.conns.len() {
+            let c = &self.conns[i];
+            if c.closed {
+                continue;
+            }
+            let idle = now.duration_since(c.progress) >= self.limits.idle;
+            match &c.state {
+                State::Reading { buf, .. } => {
+                    let late = now.duration_since(c.opened) >= self.limits.request_deadline;
+                    if buf.is_empty() && idle {
+                        self.close(i); // an idle keep-alive or a port scan: no answer needed
+                    } else if idle || late {
+                        let e = ApiError::new(
+                            Code::DeadlineExceeded,
+                            "the request did not arrive in time",
+                        );
+                        self.answer(i, 408, &e);
+                    }
+                }
+                State::Answering { .. } if idle => self.close(i),
+                State::Forwarding {
+                    response,
+                    response_sent,
+                    ..
+                } if idle && response_sent < &response.len() => self.close(i),
+                State::Draining { until } if now >= *until => self.close(i),
+                State::Queued { .. } if idle => {
+                    let e = ApiError::new(Code::Unavailable, "request handlers unavailable");
+                    self.answer(i, 503, &e);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Looks for a complete head in `buf` and checks it. Ok(None): not complete yet.
+fn check_head(
+    buf: &[u8],
+    limits: &Limits,
+    peer: &str,
+) -> Result<Option<(Head, bool)>, (u16, ApiError)> {
+    let too_long_line = || {
+        (
+            414,
+            ApiError::new(
+                Code::ResourceExhausted,
+                format!(
+                    "request line is longer than {} bytes",
+                    limits.max_request_line
+                ),
+            ),
+        )
+    };
+    let line_end = find(buf, b"\r\n");
+    match line_end {
+        None if buf.len() > limits.max_request_line => return Err(too_long_line()),
+        Some(n) if n > limits.max_request_line => return Err(too_long_line()),
+        _ => {}
+    }
+    let Some(end) = find(buf, b"\r\n\r\n") else {
+        if buf.len() > limits.max_head {
+            return Err(too_large_head(limits));
+        }
+        return Ok(None);
+    };
+    let len = end + 4;
+    if len > limits.max_head {
+        return Err(too_large_head(limits));
+    }
+    parse_head(&buf[..len], peer).map(Some)
+}
+
+fn too_large_head(limits: &Limits) -> (u16, ApiError) {
+    (
+        431,
+        ApiError::new(
+            Code::ResourceExhausted,
+            format!("request headers are larger than {} bytes", limits.max_head),
+        ),
+    )
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Parses and rewrites a complete head (ending in the blank line). Returns the head and whether
+/// the client asked for `100-continue`.
+fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> {
+    let bad = |m: &str| (400, ApiError::invalid(m.to_string()));
+    let text = std::str::from_utf8(head)
+        .ok()
+        .filter(|t| t.is_ascii())
+        .ok_or_else(|| bad("request head must be ASCII"))?;
+    let mut lines = text[..text.len() - 4].split("\r\n");
+    let request_line = lines.next().unwrap_or("");
+    let mut parts = request_line.split(' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("malformed request line"));
+    };
+    let is_token = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    if !is_token(method) {
+        return Err(bad("malformed request method"));
+    }
+    if target.is_empty() || target.bytes().any(|b| b.is_ascii_control()) {
+        return Err(bad("malformed request target"));
+    }
+    if version != "HTTP/1.1" && version != "HTTP/1.0" {
+        return Err((
+            505,
+            ApiError::invalid(format!("unsupported protocol version {version:?}")),
+        ));
+    }
+    let mut out = String::with_capacity(head.len() + 64);
+    out.push_str(request_line);
+    out.push_str("\r\n");
+    let mut content_length: Option<usize> = None;
+    let mut expect_continue = false;
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            return Err(bad("folded header lines are not supported"));
+        }
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| bad("malformed header line"))?;
+        if !is_token(name) {
+            return Err(bad("malformed header name"));
+        }
+        if line.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+            return Err(bad("control characters in a header"));
+        }
+        let value = value.trim();
+        let lower = name.to_ascii_lowercase();
+        match lower.as_str() {
+            "content-length" => {
+                let n: usize = value
+                    .parse()
+                    .ok()
+                    .filter(|_| !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()))
+                    .ok_or_else(|| bad("malformed Content-Length"))?;
+                if content_length.is_some_and(|c| c != n) {
+                    return Err(bad("conflicting Content-Length headers"));
+                }
+                content_length = Some(n);
+                continue; // re-added once below
+            }
+            "transfer-encoding" => {
+                return Err((
+                    411,
+                    ApiError::invalid(
+                        "chunked request bodies are not supported; send Content-Length",
+                    ),
+                ));
+            }
+            "expect" => {
+                if value.eq_ignore_ascii_case("100-continue") {
+                    expect_continue = true;
+                } else {
+                    return Err((417, ApiError::invalid("unsupported Expect header")));
+                }
+                continue;
+            }
+            "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" => continue,
+            _ if lower == PEER_HEADER.to_ascii_lowercase() => continue,
+            _ => {}
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    let content_length = content_length.unwrap_or(0);
+    if content_length > 0 {
+        out.push_str(&format!("Content-Length: {content_length}\r\n"));
+    }
+    out.push_str("Connection: close\r\n");
+    out.push_str(&format!("{PEER_HEADER}: {peer}\r\n\r\n"));
+    Ok((
+        Head {
+            len: head.len(),
+            content_length,
+            rewritten: out.into_bytes(),
+        },
+        expect_continue,
+    ))
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        400 => "Bad Request",
+        408 => "Request Timeout",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        417 => "Expectation Failed",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        505 => "HTTP Version Not Supported",
+        _ => "Error",
+    }
+}
+
+/// A complete HTTP/1.1 answer with a Connect error body; the connection closes after it.
+/// tiny_http drops a `Connection` header set on a response, yet it closes the connection after
+/// each forwarded request: say so to the client, right after the status line, so that clients
+/// do not send their next request on a connection that is about to close.
+fn mark_connection_close(response: &mut Vec<u8>) {
+    if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
+        let at = end + 2;
+        response.splice(at..at, b"Connection: close\r\n".iter().copied());
+    }
+}
+
+fn error_response(status: u16, e: &ApiError) -> Vec<u8> {
+    let body = e.body();
+    format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reason(status),
+        body.len()
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            max_clients: 8,
+            max_active: 2,
+            max_request_line: 64,
+            max_head: 256,
+            max_body: 1000,
+            idle: Duration::from_secs(1),
+            request_deadline: Duration::from_secs(2),
+            body_budget: 4096,
+        }
+    }
+
+    #[test]
+    fn heads_are_rewritten_with_close_and_the_peer() {
+        let raw = b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nX-Footrest-Peer: 6.6.6.6\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n";
+        let (h, cont) = parse_head(raw, "10.1.2.3").unwrap();
+        assert!(cont);
+        assert_eq!(h.content_length, 2);
+        let text = String::from_utf8(h.rewritten).unwrap();
+        assert_eq!(
+            text,
+            "POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\nX-Footrest-Peer: 10.1.2.3\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn bad_heads_get_the_right_status() {
+        let l = limits();
+        let status = |raw: &[u8]| check_head(raw, &l, "p").err().map(|(s, _)| s);
+        assert_eq!(status(&[b'G'; 100]), Some(414));
+        let long_url = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(100));
+        assert_eq!(status(long_url.as_bytes()), Some(414));
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(300));
+        assert_eq!(status(big.as_bytes()), Some(431));
+        assert_eq!(status(b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n"), Some(400));
+        assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
+        assert_eq!(status(b"GET  / HTTP/1.1\r\n\r\n"), Some(400));
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            Some(411)
+        );
+        assert_eq!(status(b"GET / HTTP/1.1\r\n folded\r\n\r\n"), Some(400));
+        assert!(matches!(
+            check_head(b"GET / HTTP/1.1\r\nHost: x\r\n", &l, "p"),
+            Ok(None)
+        ));
+        assert!(matches!(
+            check_head(b"GET / HTTP/1.1\r\n\r\n", &l, "p"),
+            Ok(Some(_))
+        ));
+    }
+}

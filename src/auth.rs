@@ -1,0 +1,814 @@
+//! Authentication (SPEC.md §4): users' bcrypt hashes in Backrest's encoding, HTTP Basic with a
+//! cache of verified credentials, HS256 tokens from Login signed with `<data>/jwt-secret`, and a
+//! per-client slowdown for failed attempts.
+//!
+//! One `Authenticator` lives for the daemon's lifetime; the HTTP handler threads call it
+//! concurrently. Its tables sit behind mutexes that are held only for lookups: a bcrypt never runs
+//! under a lock. `footrest hash-password` uses [`hash_password`] alone.
+//!
+//! Costs: a bcrypt verification is tens of milliseconds on a PC and seconds on a Pi Zero, so
+//! - a verified (user, password) pair is remembered for [`CACHE_TTL`] under an HMAC of the pair
+//!   with a per-process random key (the cache never holds a password), bound to the stored hash
+//!   it was checked against (a changed or removed user invalidates it at once);
+//! - an unknown user costs the same bcrypt as a wrong password (a dummy hash of the same cost);
+//! - after [`FREE_FAILURES`] consecutive failures a client address is refused for an exponentially
+//!   growing time (2 s, 4 s, … [`MAX_BLOCK`]) without any bcrypt; a success clears its record.
+//!   Refusals are immediate (429 + Retry-After): no handler thread sleeps.
+
+use crate::config::Auth;
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use std::collections::HashMap;
+use std::fmt;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Go's `bcrypt.DefaultCost`, which Backrest uses.
+pub const BCRYPT_COST: u32 = 10;
+/// bcrypt reads at most 72 bytes; longer passwords are refused rather than silently truncated.
+pub const MAX_PASSWORD_BYTES: usize = 72;
+/// Login tokens are valid this long.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a verified Basic credential is remembered.
+pub const CACHE_TTL: Duration = Duration::from_secs(5 * 60);
+/// At most this many remembered credentials (a home server has a handful of users).
+pub const CACHE_MAX: usize = 64;
+/// Failed attempts a client may make before it is slowed down.
+pub const FREE_FAILURES: u32 = 5;
+/// The longest a client is refused after failures.
+pub const MAX_BLOCK: Duration = Duration::from_secs(300);
+/// A client's failure record is forgotten after this long without a failure.
+const FORGET_AFTER: Duration = Duration::from_secs(15 * 60);
+/// At most this many client records; the stalest is dropped first.
+const CLIENTS_MAX: usize = 1024;
+/// HashPassword is open (as in Backrest) but each call costs a bcrypt: at most this many per
+/// client per minute.
+pub const HASHES_PER_MINUTE: u32 = 10;
+/// Tokens longer than this are not even parsed.
+const MAX_TOKEN_LEN: usize = 4096;
+/// Size of the HS256 key in `<data>/jwt-secret`.
+const SECRET_LEN: usize = 64;
+
+/// Why a request is refused; the message is what the client sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    /// No usable credentials (401, Connect `unauthenticated`).
+    Unauthenticated(&'static str),
+    /// Too many failures from this client (429, `resource_exhausted`, `Retry-After`).
+    Throttled { retry_after: Duration },
+}
+
+impl Denied {
+    /// Whole seconds for a `Retry-After` header (at least 1).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Denied::Throttled { retry_after } => {
+                Some(retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0))
+            }
+            Denied::Unauthenticated(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Denied {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Denied::Unauthenticated(m) => f.write_str(m),
+            Denied::Throttled { .. } => write!(
+                f,
+                "too many failed attempts from this address; retry in {} s",
+                self.retry_after_secs().unwrap_or(1)
+            ),
+        }
+    }
+}
+
+/// A failure to set up authentication or to hash a password.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum AuthError {
+    Secret(PathBuf, std::io::Error),
+    Random(std::io::Error),
+    PasswordTooLong,
+    EmptyPassword,
+    Bcrypt(String),
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            AuthError::Secret(p, e) => write!(f, "token key {}: {e}", p.display()),
+            AuthError::Random(e) => write!(f, "reading /dev/urandom: {e}"),
+            AuthError::PasswordTooLong => write!(
+                f,
+                "password is longer than {MAX_PASSWORD_BYTES} bytes (bcrypt's limit)"
+            ),
+            AuthError::EmptyPassword => f.write_str("password is empty"),
+            AuthError::Bcrypt(e) => write!(f, "bcrypt: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Whether requests need credentials: `auth` set, not disabled, with users.
+/// (`disabled: false` without users is rejected by config validation.)
+pub fn required(auth: Option<&Auth>) -> bool {
+    auth.is_some_and(|a| !a.disabled && !a.users.is_empty())
+}
+
+/// Fills `buf` from the kernel's CSPRNG.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), AuthError> {
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(buf))
+        .map_err(AuthError::Random)
+}
+
+/// Hashes a password the way Backrest stores it: base64 (standard) of a `$2a$10$…` bcrypt string.
+pub fn hash_password(password: &str) -> Result<String, AuthError> {
+    if password.is_empty() {
+        return Err(AuthError::EmptyPassword);
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AuthError::PasswordTooLong);
+    }
+    let mut salt = [0u8; 16];
+    random_bytes(&mut salt)?;
+    let parts = bcrypt::hash_with_salt(password, BCRYPT_COST, salt)
+        .map_err(|e| AuthError::Bcrypt(e.to_string()))?;
+    Ok(STANDARD.encode(parts.format_for_version(bcrypt::Version::TwoA)))
+}
+
+/// The bcrypt string inside a stored `passwordBcrypt`: base64 as Backrest writes it, or (for a
+/// hand-edited config) the bare `$2…$` string.
+pub fn decode_stored_hash(stored: &str) -> Option<String> {
+    let stored = stored.trim();
+    if stored.starts_with("$2") {
+        return Some(stored.to_string());
+    }
+    let bytes = STANDARD.decode(stored).ok()?;
+    let s = String::from_utf8(bytes).ok()?;
+    s.starts_with("$2").then_some(s)
+}
+
+/// The cost of a `$2a$NN$…` string.
+fn bcrypt_cost(hash: &str) -> Option<u32> {
+    hash.get(4..6)?.parse().ok()
+}
+
+/// Checks a password against a stored (Backrest-encoded) hash. Costs one bcrypt.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return false;
+    }
+    match decode_stored_hash(stored) {
+        Some(h) => bcrypt::verify(password, &h).unwrap_or(false),
+        None => false,
+    }
+}
+
+/// Credentials as sent in an `Authorization` header.
+#[derive(PartialEq, Eq)]
+pub enum Credentials {
+    Basic { user: String, password: String },
+    Bearer(String),
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self {
+            Credentials::Basic { user, .. } => write!(f, "Basic({user:?}, <password>)"),
+            Credentials::Bearer(_) => f.write_str("Bearer(<token>)"),
+        }
+    }
+}
+
+/// Parses an `Authorization` header value.
+pub fn parse_authorization(value: &str) -> Result<Credentials, Denied> {
+    let value = value.trim();
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(rest)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(Denied::Unauthenticated("malformed Basic credentials"))?;
+        let (user, password) = decoded
+            .split_once(':')
+            .ok_or(Denied::Unauthenticated("malformed Basic credentials"))?;
+        Ok(Credentials::Basic {
+            user: user.to_string(),
+            password: password.to_string(),
+        })
+    } else if scheme.eq_ignore_ascii_case("bearer") {
+        Ok(Credentials::Bearer(rest.to_string()))
+    } else {
+        Err(Denied::Unauthenticated(
+            "unsupported authorization scheme (use Basic or Bearer)",
+        ))
+    }
+}
+
+/// The key a client's failures are counted under: its IP address, or its IPv6 /64 (one host
+/// usually owns a whole /64).
+pub fn client_key(peer: &str) -> String {
+    match peer.parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => a.to_string(),
+        Ok(IpAddr::V6(a)) => match a.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = a.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Err(_) => peer.chars().take(64).collect(),
+    }
+}
+
+struct CacheEntry {
+    user: String,
+    /// The stored hash the password was verified against.
+    stored: String,
+    expires: Instant,
+}
+
+#[derive(Default)]
+struct ClientRecord {
+    failures: u32,
+    last_failure: Option<Instant>,
+    blocked_until: Option<Instant>,
+    hash_window: Option<Instant>,
+    hashes: u32,
+}
+
+/// The daemon's authentication state. See the module doc.
+pub struct Authenticator {
+    secret: [u8; SECRET_LEN],
+    cache_key: [u8; 32],
+    cache: Mutex<HashMap<[u8; 32], CacheEntry>>,
+    clients: Mutex<HashMap<String, ClientRecord>>,
+    dummies: Mutex<HashMap<u32, String>>,
+}
+
+impl Authenticator {
+    /// Loads `<data>/jwt-secret`, creating it (0600, 64 random bytes) when missing or too short.
+    pub fn open(data_dir: &Path) -> Result<Authenticator, AuthError> {
+        let secret = load_or_create_secret(&data_dir.join("jwt-secret"))?;
+        Self::with_secret(secret)
+    }
+
+    /// An authenticator with a given token key (tests).
+    pub fn with_secret(secret: [u8; SECRET_LEN]) -> Result<Authenticator, AuthError> {
+        let mut cache_key = [0u8; 32];
+        random_bytes(&mut cache_key)?;
+        Ok(Authenticator {
+            secret,
+            cache_key,
+            cache: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            dummies: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Checks a request's `Authorization` header. Ok(None) when auth is not required,
+    /// Ok(Some(user)) when the credentials are good.
+    pub fn check(
+        &self,
+        auth: Option<&Auth>,
+        authorization: Option<&str>,
+        client: &str,
+        now_unix: i64,
+    ) -> Result<Option<String>, Denied> {
+        let Some(auth) = auth.filter(|a| required(Some(a))) else {
+            return Ok(None);
+        };
+        let Some(value) = authorization else {
+            return Err(Denied::Unauthenticated("authentication required"));
+        };
+        match parse_authorization(value)? {
+            Credentials::Basic { user, password } => self
+                .verify_basic(auth, &user, &password, client, Instant::now())
+                .map(Some),
+            Credentials::Bearer(token) => self.verify_token(auth, &token, now_unix).map(Some),
+        }
+    }
+
+    /// Login: checks a username and password (same rules and slowdown as Basic) and returns a
+    /// signed token valid for [`TOKEN_LIFETIME`].
+    pub fn login(
+        &self,
+        auth: Option<&Auth>,
+        user: &str,
+        password: &str,
+        client: &str,
+        now_unix: i64,
+    ) -> Result<String, Denied> {
+        let auth = auth
+            .filter(|a| !a.users.is_empty())
+            .ok_or(Denied::Unauthenticated("invalid password"))?;
+        self.verify_basic(auth, user, password, client, Instant::now())?;
+        Ok(self.sign_token(user, now_unix + TOKEN_LIFETIME.as_secs() as i64))
+    }
+
+    /// Verifies a user's password: the cache first, else one bcrypt (a dummy one for an unknown
+    /// user), with the per-client slowdown. Failures all read "invalid password".
+    fn verify_basic(
+        &self,
+        auth: &Auth,
+        user: &str,
+        password: &str,
+        client: &str,
+        now: Instant,
+    ) -> Result<String, Denied> {
+        const INVALID: Denied = Denied::Unauthenticated("invalid password");
+        let client = client_key(client);
+        if let Some(left) = self.blocked_for(&client, now) {
+            return Err(Denied::Throttled { retry_after: left });
+        }
+        let stored = auth
+            .users
+            .iter()
+            .find(|u| u.name == user)
+            .map(|u| u.password_bcrypt.clone());
+        let key = self.cache_key_for(user, password);
+        if let Some(stored) = &stored {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(e) = cache.get(&key)
+                && e.user == user
+                && &e.stored == stored
+                && e.expires > now
+            {
+                return Ok(user.to_string());
+            }
+        }
+        let ok = match &stored {
+            Some(s) => {
+                let ok = verify_password(password, s);
+                if !ok && decode_stored_hash(s).is_none() {
+                    log::warn!(
+                        "auth: user \"{user}\" has a passwordBcrypt that is not a bcrypt hash"
+                    );
+                }
+                ok
+            }
+            None => {
+                // Same work as a wrong password, so timing does not reveal which users exist.
+                let cost = auth
+                    .users
+                    .iter()
+                    .find_map(|u| decode_stored_hash(&u.password_bcrypt))
+                    .and_then(|h| bcrypt_cost(&h))
+                    .unwrap_or(BCRYPT_COST);
+                let dummy = self.dummy_hash(cost);
+                let _ =
+                    bcrypt::verify(password.get(..password.len().min(72)).unwrap_or(""), &dummy);
+                false
+            }
+        };
+        if !ok {
+            self.record_failure(&client, now);
+            return Err(INVALID);
+        }
+        self.record_success(&client);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, e| e.expires > now);
+        if cache.len() >= CACHE_MAX
+            && let Some(oldest) = cache.iter().min_by_key(|(_, e)| e.expires).map(|(k, _)| *k)
+        {
+            cache.remove(&oldest);
+        }
+        cache.insert(
+            key,
+            CacheEntry {
+                user: user.to_string(),
+                stored: stored.unwrap_or_default(),
+                expires: now + CACHE_TTL,
+            },
+        );
+        Ok(user.to_string())
+    }
+
+    fn cache_key_for(&self, user: &str, password: &str) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.cache_key).expect("any key length");
+        mac.update(&(user.len() as u64).to_be_bytes());
+        mac.update(user.as_bytes());
+        mac.update(password.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// A bcrypt string of the given cost to verify unknown users against (made once per cost).
+    fn dummy_hash(&self, cost: u32) -> String {
+        let cost = cost.clamp(4, 31);
+        if let Some(h) = self
+            .dummies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&cost)
+        {
+            return h.clone();
+        }
+        let h = bcrypt::hash_with_salt("footrest: no such user", cost, [7u8; 16])
+            .map(|p| p.format_for_version(bcrypt::Version::TwoA))
+            .unwrap_or_default();
+        self.dummies
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cost, h.clone());
+        h
+    }
+
+    fn blocked_for(&self, client: &str, now: Instant) -> Option<Duration> {
+        let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let until = clients.get(client)?.blocked_until?;
+        (until > now).then(|| until - now)
+    }
+
+    fn record_failure(&self, client: &str, now: Instant) {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let rec = client_record(&mut clients, client, now);
+        if rec
+            .last_failure
+            .is_some_and(|t| now.duration_since(t) > FORGET_AFTER)
+        {
+            rec.failures = 0;
+        }
+        rec.failures = rec.failures.saturating_add(1);
+        rec.last_failure = Some(now);
+        if rec.failures > FREE_FAILURES {
+            let exp = (rec.failures - FREE_FAILURES).min(16);
+            let block = Duration::from_secs(1u64 << exp).min(MAX_BLOCK);
+            rec.blocked_until = Some(now + block);
+            log::warn!(
+                "auth: {} failed attempts from {client}; refusing it for {} s",
+                rec.failures,
+                block.as_secs()
+            );
+        }
+    }
+
+    fn record_success(&self, client: &str) {
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(rec) = clients.get_mut(client) {
+            rec.failures = 0;
+            rec.last_failure = None;
+            rec.blocked_until = None;
+        }
+    }
+
+    /// Counts a HashPassword call against the client's budget.
+    pub fn allow_hash(&self, client: &str, now: Instant) -> Result<(), Denied> {
+        let client = client_key(client);
+        let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        let rec = client_record(&mut clients, &client, now);
+        let window = Duration::from_secs(60);
+        match rec.hash_window {
+            Some(start) if now.duration_since(start) < window => {
+                if rec.hashes >= HASHES_PER_MINUTE {
+                    return Err(Denied::Throttled {
+                        retry_after: window - now.duration_since(start),
+                    });
+                }
+                rec.hashes += 1;
+            }
+            _ => {
+                rec.hash_window = Some(now);
+                rec.hashes = 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// An HS256 JWT `{sub, iat, exp}`.
+    pub fn sign_token(&self, user: &str, exp_unix: i64) -> String {
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let claims = serde_json::json!({
+            "sub": user,
+            "iat": exp_unix - TOKEN_LIFETIME.as_secs() as i64,
+            "exp": exp_unix,
+        });
+        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let signing_input = format!("{header}.{payload}");
+        let sig = URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()));
+        format!("{signing_input}.{sig}")
+    }
+
+    fn mac(&self, data: &[u8]) -> [u8; 32] {
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Checks a token: three parts, header alg exactly HS256, signature (constant-time), exp in
+    /// the future, and a `sub` that is still a configured user.
+    pub fn verify_token(&self, auth: &Auth, token: &str, now_unix: i64) -> Result<String, Denied> {
+        const BAD: Denied = Denied::Unauthenticated("invalid token");
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(BAD);
+        }
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(BAD);
+        };
+        let header: serde_json::Value = URL_SAFE_NO_PAD
+            .decode(h)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(BAD)?;
+        if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
+            return Err(BAD);
+        }
+        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| BAD)?;
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
+        mac.update(h.as_bytes());
+        mac.update(b".");
+        mac.update(p.as_bytes());
+        mac.verify_slice(&sig).map_err(|_| BAD)?;
+        let claims: serde_json::Value = URL_SAFE_NO_PAD
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(BAD)?;
+        let exp = claims.get("exp").and_then(|e| e.as_f64()).ok_or(BAD)?;
+        if exp <= now_unix as f64 {
+            return Err(Denied::Unauthenticated("token expired"));
+        }
+        let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or(BAD)?;
+        if !auth.users.iter().any(|u| u.name == sub) {
+            return Err(Denied::Unauthenticated("token of an unknown user"));
+        }
+        Ok(sub.to_string())
+    }
+}
+
+fn client_record<'a>(
+    clients: &'a mut HashMap<String, ClientRecord>,
+    client: &str,
+    now: Instant,
+) -> &'a mut ClientRecord {
+    if !clients.contains_key(client) && clients.len() >= CLIENTS_MAX {
+        let stale = |r: &ClientRecord| {
+            r.blocked_until.is_none_or(|b| b <= now)
+                && r.last_failure
+                    .is_none_or(|t| now.duration_since(t) > FORGET_AFTER)
+                && r.hash_window
+                    .is_none_or(|t| now.duration_since(t) > Duration::from_secs(60))
+        };
+        clients.retain(|_, r| !stale(r));
+        if clients.len() >= CLIENTS_MAX {
+            let oldest = clients
+                .iter()
+                .min_by_key(|(_, r)| r.last_failure.or(r.hash_window))
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                clients.remove(&k);
+            }
+        }
+    }
+    clients.entry(client.to_string()).or_default()
+}
+
+/// Reads the token key, or writes a new one (0600) when it is missing or shorter than 32 bytes.
+fn load_or_create_secret(path: &Path) -> Result<[u8; SECRET_LEN], AuthError> {
+    let err = |e| AuthError::Secret(path.to_path_buf(), e);
+    match fs::read(path) {
+        Ok(bytes) if bytes.len() >= 32 => {
+            let meta = fs::metadata(path).map_err(err)?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                log::warn!(
+                    "{} was readable by others; setting its mode to 0600",
+                    path.display()
+                );
+                fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
+            }
+            // Any length from 32 bytes on is a fine HMAC key; fold it into our fixed size.
+            let mut secret = [0u8; SECRET_LEN];
+            if bytes.len() == SECRET_LEN {
+                secret.copy_from_slice(&bytes);
+            } else {
+                let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
+                mac.update(b"footrest jwt-secret a");
+                secret[..32].copy_from_slice(&mac.finalize().into_bytes());
+                let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
+                mac.update(b"footrest jwt-secret b");
+                secret[32..].copy_from_slice(&mac.finalize().into_bytes());
+            }
+            Ok(secret)
+        }
+        Ok(_) => {
+            log::warn!(
+                "{} is shorter than 32 bytes; writing a new key (existing tokens stop working)",
+                path.display()
+            );
+            create_secret(path)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(path),
+        Err(e) => Err(err(e)),
+    }
+}
+
+fn create_secret(path: &Path) -> Result<[u8; SECRET_LEN], AuthError> {
+    let err = |e| AuthError::Secret(path.to_path_buf(), e);
+    let mut secret = [0u8; SECRET_LEN];
+    random_bytes(&mut secret)?;
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&secret)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    if let Err(e) = write() {
+        let _ = fs::remove_file(&tmp);
+        return Err(err(e));
+    }
+    log::info!("created a new token key at {}", path.display());
+    Ok(secret)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::User;
+
+    /// The fixture's user: admin / footrest-demo (tests/fixtures/README.md).
+    const ADMIN_HASH: &str =
+        "JDJhJDEwJHYzdlp4Ri41cERyb3gvTkUuLldMMHUyd1FPcEhZeVMvQmt6T1h3Qm8yazlhaGJDSXFOWlRD";
+
+    fn auth_with(users: &[(&str, &str)]) -> Auth {
+        Auth {
+            disabled: false,
+            users: users
+                .iter()
+                .map(|(n, h)| User {
+                    name: n.to_string(),
+                    password_bcrypt: h.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+
+    fn basic(user: &str, pw: &str) -> String {
+        format!("Basic {}", STANDARD.encode(format!("{user}:{pw}")))
+    }
+
+    #[test]
+    fn backrest_encoded_hashes_verify() {
+        assert!(verify_password("footrest-demo", ADMIN_HASH));
+        assert!(!verify_password("footrest-dem0", ADMIN_HASH));
+        assert!(!verify_password("footrest-demo", "bm90IGEgaGFzaA=="));
+        let h = hash_password("s3cret").unwrap();
+        assert!(decode_stored_hash(&h).unwrap().starts_with("$2a$10$"));
+        assert!(verify_password("s3cret", &h));
+        assert!(matches!(
+            hash_password(&"x".repeat(73)),
+            Err(AuthError::PasswordTooLong)
+        ));
+    }
+
+    #[test]
+    fn basic_is_cached_and_bound_to_the_stored_hash() {
+        let a = Authenticator::with_secret([1; 64]).unwrap();
+        let auth = auth_with(&[("admin", ADMIN_HASH)]);
+        let h = basic("admin", "footrest-demo");
+        assert_eq!(
+            a.check(Some(&auth), Some(&h), "10.0.0.1", 0),
+            Ok(Some("admin".into()))
+        );
+        let t = Instant::now();
+        for _ in 0..100 {
+            a.check(Some(&auth), Some(&h), "10.0.0.1", 0).unwrap();
+        }
+        assert!(
+            t.elapsed() < Duration::from_millis(500),
+            "{:?}",
+            t.elapsed()
+        );
+        // The user's hash changes: the cached entry no longer counts.
+        let changed = auth_with(&[("admin", &hash_password("other").unwrap())]);
+        assert!(a.check(Some(&changed), Some(&h), "10.0.0.1", 0).is_err());
+    }
+
+    #[test]
+    fn failures_block_a_client_then_success_clears_it() {
+        let a = Authenticator::with_secret([1; 64]).unwrap();
+        // A cheap hash keeps this test fast.
+        let cheap = STANDARD.encode(
+            bcrypt::hash_with_salt("pw", 4, [3; 16])
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoA),
+        );
+        let auth = auth_with(&[("u", &cheap)]);
+        let bad = basic("u", "nope");
+        for i in 0..FREE_FAILURES {
+            assert_eq!(
+                a.check(Some(&auth), Some(&bad), "10.0.0.2", 0),
+                Err(Denied::Unauthenticated("invalid password")),
+                "attempt {i}"
+            );
+        }
+        assert!(a.check(Some(&auth), Some(&bad), "10.0.0.2", 0).is_err());
+        let err = a
+            .check(Some(&auth), Some(&basic("u", "pw")), "10.0.0.2", 0)
+            .unwrap_err();
+        assert!(matches!(err, Denied::Throttled { .. }), "{err:?}");
+        assert!(err.retry_after_secs().unwrap() >= 1);
+        // Another address is unaffected; a token still works from the blocked one.
+        assert!(
+            a.check(Some(&auth), Some(&basic("u", "pw")), "10.0.0.3", 0)
+                .is_ok()
+        );
+        let token = a.sign_token("u", 100);
+        assert!(
+            a.check(Some(&auth), Some(&format!("Bearer {token}")), "10.0.0.2", 0)
+                .is_ok()
+        );
+        // IPv6 addresses of one /64 share a record.
+        assert_eq!(client_key("2001:db8::1"), client_key("2001:db8::2"));
+        assert_eq!(client_key("::ffff:10.0.0.2"), "10.0.0.2");
+    }
+
+    #[test]
+    fn tokens_check_alg_signature_expiry_and_user() {
+        let a = Authenticator::with_secret([9; 64]).unwrap();
+        let auth = auth_with(&[("admin", ADMIN_HASH)]);
+        let t = a.sign_token("admin", 1000);
+        assert_eq!(a.verify_token(&auth, &t, 999), Ok("admin".into()));
+        assert!(a.verify_token(&auth, &t, 1000).is_err(), "expired");
+        let other = Authenticator::with_secret([8; 64]).unwrap();
+        assert!(other.verify_token(&auth, &t, 0).is_err(), "other key");
+        let gone = auth_with(&[("bob", ADMIN_HASH)]);
+        assert!(a.verify_token(&gone, &t, 0).is_err(), "deleted user");
+        // alg none, with or without a signature.
+        let parts: Vec<&str> = t.split('.').collect();
+        let none = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        assert!(
+            a.verify_token(&auth, &format!("{none}.{}.", parts[1]), 0)
+                .is_err()
+        );
+        assert!(
+            a.verify_token(&auth, &format!("{none}.{}.{}", parts[1], parts[2]), 0)
+                .is_err()
+        );
+        // A changed payload with the old signature.
+        let forged = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","exp":99999999999}"#);
+        assert!(
+            a.verify_token(&auth, &format!("{}.{forged}.{}", parts[0], parts[2]), 0)
+                .is_err()
+        );
+        for junk in ["", ".", "..", "a.b.c", "a.b.c.d", &"x".repeat(5000)] {
+            assert!(a.verify_token(&auth, junk, 0).is_err(), "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn auth_disabled_or_absent_is_open() {
+        let a = Authenticator::with_secret([1; 64]).unwrap();
+        assert_eq!(a.check(None, None, "x", 0), Ok(None));
+        let mut auth = auth_with(&[("admin", ADMIN_HASH)]);
+        auth.disabled = true;
+        assert_eq!(a.check(Some(&auth), None, "x", 0), Ok(None));
+        auth.disabled = false;
+        assert!(a.check(Some(&auth), None, "x", 0).is_err());
+        assert!(a.check(Some(&auth), Some("Digest abc"), "x", 0).is_err());
+        assert!(a.check(Some(&auth), Some("Basic !!!"), "x", 0).is_err());
+    }
+
+    #[test]
+    fn secret_file_is_created_0600_and_reused() {
+        let dir = std::env::temp_dir().join(format!("footrest-auth-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let p = dir.join("jwt-secret");
+        let s1 = load_or_create_secret(&p).unwrap();
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(fs::read(&p).unwrap().len(), SECRET_LEN);
+        assert_eq!(load_or_create_secret(&p).unwrap(), s1);
+        fs::write(&p, b"short").unwrap();
+        assert_ne!(load_or_create_secret(&p).unwrap(), s1);
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,85 @@
+//! The footprint budget: the static x86_64 musl release binary, with the default `tls` feature,
+//! stays within 2.5 MiB (BENCHMARKS.md, Footprint). It is built with cross/build.sh, the same
+//! route as the release binaries, into its own target dir (a few minutes the first time, cached
+//! after). FOOTREST_SKIP_FOOTPRINT=1 skips it.
+//!
+//! Also holds `seed_history`, an ignored test that cross/footprint.sh runs to write a 10k-operation
+//! history through the oplog's own API.
+
+use footrest::model::{Operation, OperationBackup, OperationStatus};
+use footrest::oplog::OpLog;
+use std::path::PathBuf;
+use std::process::Command;
+
+const BUDGET: u64 = 2560 * 1024;
+
+#[test]
+fn x86_64_musl_binary_fits_the_size_budget() {
+    if std::env::var_os("FOOTREST_SKIP_FOOTPRINT").is_some() {
+        eprintln!("skipped: FOOTREST_SKIP_FOOTPRINT is set");
+        return;
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("CARGO_TARGET_TMPDIR is inside the target dir")
+        .join("footprint");
+    let out = Command::new("bash")
+        .arg(root.join("cross/build.sh"))
+        .args(["--no-check", "x86_64"])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .expect("cross/build.sh runs");
+    assert!(
+        out.status.success(),
+        "cross/build.sh failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bin = target_dir.join("cross/x86_64-unknown-linux-musl/footrest");
+    let size = std::fs::metadata(&bin).unwrap().len();
+    eprintln!(
+        "x86_64 musl, tls: {size} bytes ({:.2} MiB), budget {BUDGET}",
+        size as f64 / 1048576.0
+    );
+    assert!(
+        size <= BUDGET,
+        "the x86_64 musl binary is {size} bytes, over the {BUDGET}-byte budget"
+    );
+    let file = Command::new("file").arg(&bin).output();
+    if let Ok(f) = file {
+        let text = String::from_utf8_lossy(&f.stdout);
+        assert!(text.contains("statically linked"), "{text}");
+        assert!(
+            text.contains("stripped") && !text.contains("not stripped"),
+            "{text}"
+        );
+    }
+}
+
+/// Writes FOOTREST_SEED_COUNT finished backups into the data dir FOOTREST_SEED_DIR/data.
+#[test]
+#[ignore = "a tool for cross/footprint.sh"]
+fn seed_history() {
+    let dir = PathBuf::from(std::env::var_os("FOOTREST_SEED_DIR").expect("FOOTREST_SEED_DIR"));
+    let count: i64 = std::env::var("FOOTREST_SEED_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(10_000);
+    let log = OpLog::open(&dir.join("data/oplog")).unwrap();
+    let start = 1_700_000_000_000i64;
+    for i in 0..count {
+        let mut op = Operation {
+            plan_id: format!("plan{}", i % 4),
+            repo_id: "repo1".into(),
+            instance_id: "footprint".into(),
+            snapshot_id: format!("{:064x}", i),
+            status: OperationStatus::Success,
+            unix_time_start_ms: start + i * 3_600_000,
+            unix_time_end_ms: start + i * 3_600_000 + 42_000,
+            operation_backup: Some(OperationBackup::default()),
+            ..Default::default()
+        };
+        log.add(&mut op).unwrap();
+    }
+}
