@@ -398,10 +398,7 @@ fn a_parent_forgotten_outside_footrest_does_not_break_the_next_backup() {
 fn skip_if_unchanged_adds_no_snapshot_when_nothing_changed() {
     // restic compares every directory up to `/`, so the source lives where no other test
     // writes between the two backups.
-    let quiet = TempDir(std::path::PathBuf::from(format!(
-        "/var/tmp/footrest-skip-{}",
-        std::process::id()
-    )));
+    let (_quiet, quiet) = quiet_dir("skip");
     let src = quiet.path().join("a/src");
     make_source(&src);
     let work = TempDir::new("skip");

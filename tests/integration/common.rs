@@ -453,6 +453,31 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// Held while a test needs its source's parent directories to stay unchanged (restic records
+/// every directory up to `/`, so a skipIfUnchanged backup sees a new file next to any of them
+/// as a change). Tests that need this take the lock; nothing else writes in the quiet root.
+pub struct QuietGuard(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+/// A directory under `target/quiet/` whose ancestors no test touches while the guard is held.
+/// Keep the guard until the directory is gone (declare it first).
+pub fn quiet_dir(tag: &str) -> (QuietGuard, TempDir) {
+    static QUIET: Mutex<()> = Mutex::new(());
+    let guard = QUIET.lock().unwrap_or_else(|p| p.into_inner());
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target dir")
+        .join("quiet");
+    let dir = root.join(format!(
+        "{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    (QuietGuard(guard), TempDir(dir))
+}
+
 /// A daemon with one repo ("repo1", added through AddRepo) and one plan ("plan1") over `src`.
 pub struct Setup {
     pub d: Daemon,

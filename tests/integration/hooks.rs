@@ -224,12 +224,9 @@ fn http_hooks_send_the_right_requests_for_every_backup_outcome() {
     ];
     // restic records the source's parent directories too: keep them out of the shared temp
     // dir, whose time changes whenever anything (restic included) makes a file there.
-    let stable = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("hooks-http-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&stable);
-    std::fs::create_dir_all(&stable).unwrap();
+    let (_quiet, stable) = quiet_dir("hooks-http");
     let s = setup_in(
-        TempDir(stable),
+        stable,
         &env,
         json!([]),
         json!({"hooks": hooks, "skipIfUnchanged": true}),
