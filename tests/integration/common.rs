@@ -458,18 +458,25 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
 /// as a change). Tests that need this take the lock; nothing else writes in the quiet root.
 pub struct QuietGuard(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
 
-/// A directory under `target/quiet/` whose ancestors no test touches while the guard is held.
-/// Keep the guard until the directory is gone (declare it first).
+/// A directory whose ancestors nothing touches while the guard is held: directly under `/`
+/// when the tests run as root (as in CI; `/tmp` or the checkout's own folders change all the
+/// time), else under `target/quiet/`. Keep the guard until the directory is gone (declare it
+/// first).
 pub fn quiet_dir(tag: &str) -> (QuietGuard, TempDir) {
     static QUIET: Mutex<()> = Mutex::new(());
     let guard = QUIET.lock().unwrap_or_else(|p| p.into_inner());
     static N: AtomicUsize = AtomicUsize::new(0);
-    let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .expect("the target dir")
-        .join("quiet");
+    // SAFETY: geteuid has no preconditions.
+    let root = if unsafe { libc::geteuid() } == 0 {
+        PathBuf::from("/")
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .parent()
+            .expect("the target dir")
+            .join("quiet")
+    };
     let dir = root.join(format!(
-        "{tag}-{}-{}",
+        "footrest-quiet-{tag}-{}-{}",
         std::process::id(),
         N.fetch_add(1, Ordering::SeqCst)
     ));

@@ -445,12 +445,12 @@ fn sigterm_mid_backup_stops_within_the_grace_period_and_says_why() {
 #[test]
 fn a_task_on_a_repo_locked_by_another_process_reports_the_lock() {
     let s = setup_with_plan(json!({}));
-    big_source(&s, 4);
-    // Another restic holds a lock: a backup, frozen with SIGSTOP so the lock stays fresh.
+    // Another restic holds a lock: a backup from stdin that waits for data which never comes.
     let mut other = std::process::Command::new(restic_bin())
-        .args(["backup", s.src.to_str().unwrap()])
+        .args(["backup", "--stdin", "--stdin-filename", "held"])
         .env("RESTIC_REPOSITORY", &s.repo)
         .env("RESTIC_PASSWORD", PASSWORD)
+        .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -458,12 +458,10 @@ fn a_task_on_a_repo_locked_by_another_process_reports_the_lock() {
     s.d.wait_for("the other restic's lock", Duration::from_secs(20), || {
         (lock_count(&s.repo) > 0).then_some(())
     });
-    signal(other.id(), 19);
     let (st, v) = s.d.rpc(
         "DoRepoTask",
         json!({"repoId": "repo1", "task": "TASK_PRUNE"}),
     );
-    signal(other.id(), 18);
     let _ = other.kill();
     let _ = other.wait();
     assert_eq!(st, 500, "{v}");
