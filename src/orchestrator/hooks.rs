@@ -20,7 +20,7 @@
 //! already ran) after an unknown time; the schedule is the sensible recomputation.
 
 use super::{Failure, Orchestrator, Queued, Task};
-use crate::api::{ApiError, Code};
+use crate::api::Code;
 use crate::config::{Config, Plan, Repo};
 use crate::hooks::{self, Condition, OnError, Outcome, Vars};
 use crate::model::{Operation, OperationStatus};
@@ -356,19 +356,7 @@ impl Orchestrator {
         let mut st = self.lock();
         if st.stopping {
             drop(st);
-            if q.op_id != 0 {
-                self.finish_cancelled(
-                    q.op_id,
-                    OperationStatus::SystemCancelled,
-                    "footrest stopped before this task ran",
-                );
-            }
-            if let Some(r) = q.responder {
-                r(Err(ApiError::new(
-                    Code::Unavailable,
-                    "footrest is stopping",
-                )));
-            }
+            self.drop_queued_at_stop(q);
             return;
         }
         q.seq = st.next_seq;

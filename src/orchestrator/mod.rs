@@ -348,18 +348,14 @@ impl Orchestrator {
         if let Some(pos) = st.tasks.iter().position(|q| q.op_id == op_id) {
             let q = st.tasks.remove(pos);
             drop(st);
-            self.finish_cancelled(
-                q.op_id,
+            let task = q.task.clone();
+            self.drop_queued(
+                q,
                 OperationStatus::UserCancelled,
                 "cancelled by user request",
+                ApiError::new(Code::Canceled, "operation cancelled by user request"),
             );
-            if let Some(r) = q.responder {
-                r(Err(ApiError::new(
-                    Code::Canceled,
-                    "operation cancelled by user request",
-                )));
-            }
-            self.notify_done(&q.task);
+            self.notify_done(&task);
             return;
         }
         if let Some(r) = &st.running
@@ -379,18 +375,8 @@ impl Orchestrator {
         };
         run_command::stop_commands();
         self.wake.notify_all();
-        for q in queued.into_iter().filter(|q| q.op_id != 0) {
-            self.finish_cancelled(
-                q.op_id,
-                OperationStatus::SystemCancelled,
-                "footrest stopped before this task ran",
-            );
-            if let Some(r) = q.responder {
-                r(Err(ApiError::new(
-                    Code::Unavailable,
-                    "footrest is stopping",
-                )));
-            }
+        for q in queued {
+            self.drop_queued_at_stop(q);
         }
         let deadline = Instant::now() + grace;
         loop {
@@ -408,7 +394,28 @@ impl Orchestrator {
         }
     }
 
-    /// Waits until the worker is idle after `shutdown` (its thread then exits).
+    /// Ends a task that leaves the queue without running: its operation (if any) gets
+    /// `status` and `message`, and a request waiting for it gets `answer`.
+    fn drop_queued(&self, q: Queued, status: OperationStatus, message: &str, answer: ApiError) {
+        if q.op_id != 0 {
+            self.finish_cancelled(q.op_id, status, message);
+        }
+        if let Some(r) = q.responder {
+            r(Err(answer));
+        }
+    }
+
+    /// `drop_queued` for a task the daemon's stop leaves unrun.
+    fn drop_queued_at_stop(&self, q: Queued) {
+        self.drop_queued(
+            q,
+            OperationStatus::SystemCancelled,
+            "footrest stopped before this task ran",
+            ApiError::new(Code::Unavailable, "footrest is stopping"),
+        );
+    }
+
+    /// Records a terminal cancelled status on an operation that did not run to its end.
     fn finish_cancelled(&self, op_id: i64, status: OperationStatus, message: &str) {
         match self.env.oplog.get(op_id) {
             Ok(Some(mut op)) => {
