@@ -81,7 +81,7 @@ function setNav(visible) {
   nav.hidden = !visible;
   const authOn = !!config?.auth && !config.auth.disabled && (config.auth.users || []).length > 0;
   logoutBtn.hidden = !(visible && authOn && token());
-  const path = location.hash.slice(1) || '/';
+  const [path] = current();
   for (const a of nav.querySelectorAll('a')) {
     const target = a.getAttribute('href').slice(1);
     const current = target === '/' ? path === '/' : path === target || path.startsWith(target + '/');
@@ -114,8 +114,14 @@ async function show(name, params) {
   }
 }
 
+/** The route's path and query: `#/operations?plan=p` → ['/operations', {plan: 'p'}]. */
+function current() {
+  const [path, query] = (location.hash.slice(1) || '/').split('?');
+  return [path || '/', Object.fromEntries(new URLSearchParams(query || ''))];
+}
+
 async function route() {
-  const path = location.hash.slice(1) || '/';
+  const [path, query] = current();
   if (!config) {
     try {
       await loadConfig();
@@ -137,7 +143,7 @@ async function route() {
     const m = path.match(re);
     if (!m) continue;
     setNav(name !== 'setup' && name !== 'login');
-    const params = Object.fromEntries(new URLSearchParams(location.search));
+    const params = { ...query };
     if (m[1]) params.id = decodeURIComponent(m[1]);
     await show(name, params);
     main.focus({ preventScroll: true });
