@@ -53,10 +53,14 @@ export function clearAlerts() {
   clear(alerts);
 }
 
-/** Whether the instance still needs its first-run setup: a name, and users or auth turned off. */
+/**
+ * Whether this is the first run: footrest answers a default config (modno 0, auth off, no repos
+ * or plans) until something is saved. Every save bumps modno, so choosing "no login" in the
+ * setup ends the first run too.
+ */
 export function needsSetup(c) {
-  const auth = c.auth;
-  return !c.instance || !auth || (!auth.disabled && !(auth.users || []).length);
+  const noAuth = !c.auth || c.auth.disabled || !(c.auth.users || []).length;
+  return !c.instance || (!Number(c.modno) && noAuth && !(c.repos || []).length && !(c.plans || []).length);
 }
 
 async function loadConfig() {
