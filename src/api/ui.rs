@@ -180,6 +180,15 @@ mod tests {
         assert!(!accepts_gzip("deflate, br"));
     }
 
+    /// BENCHMARKS.md states the budget: under 150 KB before compression.
+    #[test]
+    fn the_ui_stays_under_its_size_budget() {
+        let raw: usize = ASSETS.iter().map(|a| a.len).sum();
+        let gz: usize = ASSETS.iter().map(|a| a.gz.len()).sum();
+        assert!(raw < 150_000, "the UI is {raw} bytes before compression");
+        assert!(gz < raw, "{gz} compressed vs {raw}");
+    }
+
     #[test]
     fn every_asset_decompresses_to_its_recorded_length() {
         assert!(find("/").is_some(), "index.html is compiled in");
