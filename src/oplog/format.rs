@@ -120,7 +120,6 @@ pub fn encode_tombstone(ids: &[i64], modno: i64) -> Vec<u8> {
 }
 
 /// The counters line written at the start of a compacted segment.
-#[allow(dead_code)] // used by compaction
 pub fn encode_counters(max_id: i64, max_modno: i64) -> Vec<u8> {
     seal(format!("{{\"counters\":{{\"id\":\"{max_id}\",\"modno\":\"{max_modno}\"}}").into_bytes())
 }
@@ -207,7 +206,6 @@ impl ScanLine<'_> {
         !self.deleted.is_empty() || (self.id == 0 && self.counters.is_none())
     }
 
-    #[allow(dead_code)] // used by the index
     pub fn kind(&self) -> OpKind {
         OpKind::from_present([
             self.operation_backup.is_some(),

@@ -137,10 +137,10 @@ impl Index {
                 && k.repo_guid == repo_guid
                 && k.instance_id == instance_id
         };
-        if let Some(k) = self.keys.get(self.last_group as usize) {
-            if same(k) {
-                return self.last_group;
-            }
+        if let Some(k) = self.keys.get(self.last_group as usize)
+            && same(k)
+        {
+            return self.last_group;
         }
         let found = if self.keys.len() <= 64 {
             self.keys.iter().position(same).map(|p| p as u32)

@@ -350,10 +350,10 @@ impl OpLog {
             fs::metadata(dir).map_err(io_err("open", dir))?;
             // Compaction swaps files under the exclusive lock; hold it shared while listing
             // and opening segments. The open handles stay valid after that.
-            if let Ok(f) = File::open(dir.join(store::COMPACT_LOCK)) {
-                if f.lock_shared().is_ok() {
-                    _reader_lock = Some(f);
-                }
+            if let Ok(f) = File::open(dir.join(store::COMPACT_LOCK))
+                && f.lock_shared().is_ok()
+            {
+                _reader_lock = Some(f);
             }
         }
 
@@ -540,10 +540,8 @@ impl OpLog {
         // while the checkpoint (about 54 bytes per operation) is written at most about twice
         // per byte of appended log.
         let ckpt_due = st.since_checkpoint > (1u64 << 20).max((st.index.len() as u64) * 32);
-        if ckpt_due {
-            if let Err(e) = self.checkpoint(st) {
-                log::warn!("operation log checkpoint: {e}");
-            }
+        if ckpt_due && let Err(e) = self.checkpoint(st) {
+            log::warn!("operation log checkpoint: {e}");
         }
     }
 
@@ -653,10 +651,10 @@ impl OpLog {
     }
 
     fn read_op(&self, st: &State, e: &Entry) -> Option<Operation> {
-        if e.flags & HOT != 0 {
-            if let Some(op) = st.hot.get(&e.id) {
-                return Some(op.clone());
-            }
+        if e.flags & HOT != 0
+            && let Some(op) = st.hot.get(&e.id)
+        {
+            return Some(op.clone());
         }
         let op = st
             .store

@@ -98,10 +98,10 @@ fn zone_from_file(path: &Path) -> io::Result<TimeZone> {
         let Some(text) = candidate.to_str() else {
             continue;
         };
-        if let Some(pos) = text.rfind("zoneinfo/") {
-            if let Ok(zone) = TimeZone::get(&text[pos + "zoneinfo/".len()..]) {
-                return Ok(zone);
-            }
+        if let Some(pos) = text.rfind("zoneinfo/")
+            && let Ok(zone) = TimeZone::get(&text[pos + "zoneinfo/".len()..])
+        {
+            return Ok(zone);
         }
     }
     let data = std::fs::read(path)?;
