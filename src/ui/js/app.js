@@ -63,9 +63,13 @@ export function needsSetup(c) {
   return !c.instance || (!Number(c.modno) && noAuth && !(c.repos || []).length && !(c.plans || []).length);
 }
 
+function showInstance(c) {
+  document.getElementById('instance').textContent = c && !needsSetup(c) ? c.instance : '';
+}
+
 async function loadConfig() {
   config = await rpc('GetConfig', {});
-  document.getElementById('instance').textContent = config.instance || '';
+  showInstance(config);
   document.title = config.instance ? `${config.instance} · footrest` : 'footrest';
   return config;
 }
@@ -73,7 +77,7 @@ async function loadConfig() {
 const ctx = {
   get config() { return config; },
   reloadConfig: loadConfig,
-  setConfig(c) { config = c; document.getElementById('instance').textContent = c.instance || ''; },
+  setConfig(c) { config = c; showInstance(c); },
   go(hash) { if (location.hash === hash) route(); else location.hash = hash; },
   error: showError,
   notice: showNotice,
@@ -104,6 +108,9 @@ async function show(name, params) {
   try {
     mod = await import(`./views/${name}.js`);
   } catch (e) {
+    if (mine !== rendering) return;
+    clear(main).append(h('h1', 'This page could not be loaded'),
+      h('p', 'footrest did not send the page\'s code. Reload to try again.'));
     showError(e, `Loading the ${name} page failed`);
     return;
   }
@@ -131,6 +138,7 @@ async function route() {
       await loadConfig();
     } catch (e) {
       if (e.status === 401) {
+        showInstance(null);
         setNav(false);
         return show('login', {});
       }
@@ -161,6 +169,7 @@ window.addEventListener('hashchange', () => { clearAlerts(); route(); });
 // A 401 anywhere (expired token, auth turned on elsewhere): back to the login gate.
 window.addEventListener('footrest:unauthenticated', () => {
   config = null;
+  showInstance(null);
   clearToken();
   setNav(false);
   if (location.hash !== '#/login') show('login', {});
@@ -169,6 +178,7 @@ window.addEventListener('footrest:unauthenticated', () => {
 logoutBtn.addEventListener('click', () => {
   clearToken();
   config = null;
+  showInstance(null);
   clearAlerts();
   setNav(false);
   showNotice('You are logged out.');

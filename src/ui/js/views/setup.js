@@ -21,7 +21,7 @@ export function render(main, _params, ctx) {
   const username = field('Username', h('input', { name: 'username', autocomplete: 'username' }), { name: 'username' });
   const password = field('Password', h('input', { name: 'password', type: 'password', autocomplete: 'new-password' }), { name: 'password', hint: 'At least 8 characters.' });
   const confirm = field('Repeat password', h('input', { name: 'confirm', type: 'password', autocomplete: 'new-password' }), { name: 'confirm' });
-  const userBox = h('div', username, password, confirm);
+  const userBox = h('div.subfields', username, password, confirm);
   const toggle = () => { userBox.hidden = noLogin.checked; };
   withLogin.addEventListener('change', toggle);
   noLogin.addEventListener('change', toggle);
