@@ -17,6 +17,12 @@
 //     await assertNoErrors(page);
 //   });
 //
+// Errors in the page fail a scenario at assertNoErrors, including HTTP error statuses and the
+// console line Chromium logs for each ("Failed to load resource: …"); allow the ones a scenario
+// provokes with allowHttpError/allowErrors. Chromium fetches /favicon.ico unless the page links
+// an icon, and a 404 there is such a console error too. Aborted requests (net::ERR_ABORTED: a
+// cancelled stream, a fetch cut short by navigation) are not counted.
+//
 // Prefer role and label locators (getByRole, getByLabel, getByText): the UI is meant to be
 // usable with a screen reader, and these locators fail when it is not.
 
