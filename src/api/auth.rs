@@ -13,6 +13,9 @@ use tiny_http::Request;
 /// walks this list covers every route.
 pub fn routes() -> Vec<(String, bool)> {
     let mut out = vec![("/".to_string(), true)];
+    for a in super::ui::ASSETS {
+        out.push((a.path.to_string(), true));
+    }
     for m in rpc::BACKREST_METHODS.iter().chain(rpc::BACKREST_PENDING) {
         out.push((format!("/v1.Backrest/{m}"), false));
     }
@@ -23,10 +26,12 @@ pub fn routes() -> Vec<(String, bool)> {
 }
 
 /// Paths open without credentials: the Authentication service, download links (they carry
-/// their own signed token) and the UI's root. Everything else — including unknown paths, so
+/// their own signed token) and the UI's files. Everything else — including unknown paths, so
 /// that routes cannot be probed — needs credentials when auth is on.
 pub fn is_public(path: &str) -> bool {
-    path == "/" || path.starts_with("/v1.Authentication/") || path.starts_with("/download/")
+    super::ui::is_ui_path(path)
+        || path.starts_with("/v1.Authentication/")
+        || path.starts_with("/download/")
 }
 
 /// The client's address as the front door saw it.

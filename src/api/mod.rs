@@ -13,6 +13,7 @@ mod front;
 mod ops;
 mod rpc;
 pub mod stream;
+pub mod ui;
 
 pub use auth::routes;
 pub use connect::{ApiError, Code};
@@ -326,23 +327,12 @@ fn handle(app: &Arc<App>, req: Request) {
         browse::download(app, req, rest);
         return;
     }
-    match path.as_str() {
-        "/" => {
-            let body = format!(
-                "footrest {}\nBackrest-compatible API at POST /v1.Backrest/<Method>\n",
-                env!("CARGO_PKG_VERSION")
-            );
-            respond(
-                req,
-                Response::from_data(body.into_bytes())
-                    .with_header(header("Content-Type", "text/plain; charset=utf-8")),
-            );
-        }
-        _ => {
-            let e = ApiError::not_found(format!("no such path: {path}"));
-            respond_error(req, 404, &e);
-        }
+    if ui::is_ui_path(&path) {
+        ui::serve(req, &path);
+        return;
     }
+    let e = ApiError::not_found(format!("no such path: {path}"));
+    respond_error(req, 404, &e);
 }
 
 fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: String) {
