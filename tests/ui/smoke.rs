@@ -1,4 +1,4 @@
-//! The UI loads and is usable at phone and desktop widths.
+//! The UI loads and is usable at phone and desktop widths, in light and dark.
 
 use crate::common::Daemon;
 use crate::scenario::{artifacts_dir, run_scenario};
@@ -7,8 +7,11 @@ use crate::scenario::{artifacts_dir, run_scenario};
 fn ui_loads_without_console_errors_at_phone_and_desktop_widths() {
     let d = Daemon::start();
     run_scenario("smoke", &d, &[]);
-    for shot in ["phone-home.png", "desktop-home.png"] {
-        let png = std::fs::read(artifacts_dir("smoke").join(shot)).expect("a screenshot");
-        assert!(png.starts_with(b"\x89PNG"), "{shot} is a PNG");
+    for preset in ["phone", "desktop"] {
+        for scheme in ["light", "dark"] {
+            let shot = format!("{preset}-{scheme}-setup.png");
+            let png = std::fs::read(artifacts_dir("smoke").join(&shot)).expect("a screenshot");
+            assert!(png.starts_with(b"\x89PNG"), "{shot} is a PNG");
+        }
     }
 }
