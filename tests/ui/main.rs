@@ -3,6 +3,7 @@
 //! `tests/ui/scenarios/<name>.mjs`; screenshots land in `target/ui-artifacts/<name>/`.
 //! `bash tests/run.sh --deps-only` installs Chromium, Node.js and playwright-core.
 
+mod auth;
 #[path = "../integration/common.rs"]
 mod common;
 mod harness;
