@@ -109,6 +109,7 @@ main(async () => {
     await page.getByLabel('Password').fill('not the password');
     await page.getByRole('button', { name: 'Log in' }).click();
     await visible(page.getByText('Wrong username or password.'));
+    assert.equal(await page.getByText('You are logged out.').count(), 0, 'the old notice is gone');
     await visible(page.getByRole('heading', { name: 'Log in to footrest' }));
     assert.equal(await nav.isVisible(), false, 'nav still hidden');
     assert.equal(await page.evaluate(() => localStorage.getItem('footrest.token')), null, 'no token');
