@@ -12,6 +12,8 @@ export function render(main, _params, ctx) {
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     clearErrors(form);
+    // A notice from before ("You are logged out.") must not sit next to this attempt's answer.
+    ctx.clearAlerts();
     const username = user.input.value.trim();
     const password = pass.input.value;
     if (!username) return user.setError('Enter your username.'), user.input.focus();
