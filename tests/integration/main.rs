@@ -12,3 +12,4 @@ mod hostile;
 mod schedule;
 mod secrets;
 mod streams;
+mod ui_files;
