@@ -72,7 +72,7 @@ function chart(sum) {
   const el = svg('svg', { class: 'chart', viewBox: `0 0 ${w} ${ht}`, preserveAspectRatio: 'none', role: 'img', 'aria-label': label });
   list.forEach((b, i) => {
     const bh = Math.max(b.added ? 1 : 0.4, (b.added / max) * (ht - 2));
-    const r = svg('rect', { x: (w - list.length * bw + i * bw + bw * 0.15).toFixed(2), y: (ht - bh).toFixed(2), width: (bw * 0.7).toFixed(2), height: bh.toFixed(2), fill: 'currentColor' });
+    const r = svg('rect', { x: (w - list.length * bw + i * bw + bw * 0.15).toFixed(2), y: (ht - bh).toFixed(2), width: (bw * 0.7).toFixed(2), height: bh.toFixed(2), fill: 'currentColor', class: b.status === 'STATUS_ERROR' ? 'err' : '' });
     r.append(svg('title'));
     r.firstChild.textContent = `${fmtTime(b.t)}: ${fmtBytes(b.added)} added`;
     el.append(r);
@@ -132,7 +132,7 @@ export async function render(main, _params, ctx) {
     const body = h('div');
     const btn = h('button.primary', { type: 'button', 'aria-label': `Back up now: ${p.id}` }, 'Back up now');
     btn.addEventListener('click', () => backupNow(p.id, btn));
-    planGrid.append(h('article.card', { 'aria-labelledby': `plan-${p.id}` },
+    planGrid.append(h('article.card.dash', { 'aria-labelledby': `plan-${p.id}` },
       h('h3', { id: `plan-${p.id}` }, `Plan ${p.id}`), body,
       h('div.row', btn,
         h('a', { href: `#/operations?plan=${encodeURIComponent(p.id)}`, 'aria-label': `Operations of plan ${p.id}` }, 'Operations'),
@@ -144,7 +144,7 @@ export async function render(main, _params, ctx) {
   for (const r of repos) {
     const body = h('div');
     const id = encodeURIComponent(r.id);
-    repoGrid.append(h('article.card', { 'aria-labelledby': `repo-${r.id}` },
+    repoGrid.append(h('article.card.dash', { 'aria-labelledby': `repo-${r.id}` },
       h('h3', { id: `repo-${r.id}` }, `Repository ${r.id}`), body,
       h('div.row',
         h('a', { href: `#/repos/${id}/snapshots`, 'aria-label': `Snapshots of repository ${r.id}` }, 'Snapshots'),
