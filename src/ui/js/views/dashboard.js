@@ -108,7 +108,7 @@ export async function render(main, _params, ctx) {
   const plans = cfg.plans || [];
   main.append(h('h1', 'Dashboard'));
   if (!repos.length) {
-    main.append(h('div.card', h('h2', 'No repositories yet'),
+    main.append(h('div.card.dash', h('h2', 'No repositories yet'),
       h('p', 'A repository is where restic keeps your backups. Add one to begin.'),
       h('a.button.primary', { href: '#/repos/new' }, 'Add a repository')));
     return () => ac.abort();
@@ -123,7 +123,7 @@ export async function render(main, _params, ctx) {
 
   const planSection = h('section', { 'aria-labelledby': 'dash-plans' }, h('h2', { id: 'dash-plans' }, 'Plans'));
   if (!plans.length) {
-    planSection.append(h('div.card', h('p', 'No plan yet. A plan says what to back up, where, and when.'),
+    planSection.append(h('div.card.dash', h('p', 'No plan yet. A plan says what to back up, where, and when.'),
       h('a.button.primary', { href: '#/plans/new' }, 'Add a plan')));
   }
   const planGrid = h('div.grid');
@@ -193,6 +193,14 @@ export async function render(main, _params, ctx) {
   async function load() {
     try {
       summary = await rpc('GetSummaryDashboard', {}, { signal: ac.signal });
+      // A backup already running when the page opened: fetch it for its progress.
+      for (const s of summary.planSummaries || []) {
+        if (planCards.has(s.id) && !running.has(s.id) && (s.recentBackups?.status || []).includes('STATUS_INPROGRESS')) {
+          const r = await rpc('GetOperations', { selector: { planId: s.id }, lastN: '3' }, { signal: ac.signal });
+          const op = (r.operations || []).find((o) => o.status === 'STATUS_INPROGRESS' && o.operationBackup);
+          if (op) running.set(s.id, op);
+        }
+      }
       if (alive) drawAll();
     } catch (e) {
       if (alive) ctx.error(e, 'Loading the dashboard failed');
