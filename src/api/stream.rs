@@ -27,9 +27,11 @@ use std::time::Duration;
 use tiny_http::{HTTPVersion, Request};
 
 /// Streams (event streams, log tails and downloads) served at once.
-pub const MAX_STREAMS: usize = 8;
-/// How often an idle event stream sends `keepAlive`.
-pub const KEEPALIVE: Duration = Duration::from_secs(60);
+pub const MAX_STREAMS: usize = 16;
+/// How often an idle event stream sends `keepAlive`. A client that went away (a browser tab
+/// closed, a page left) is noticed at the next write, so this also bounds how long its slot stays
+/// taken.
+pub const KEEPALIVE: Duration = Duration::from_secs(10);
 /// Changes queued for one event stream before it counts as overflowed.
 pub const EVENT_QUEUE: usize = 256;
 /// How often a live log is checked for new bytes.
