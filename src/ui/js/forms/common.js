@@ -93,3 +93,10 @@ export function showProblems(list, formError) {
   (t.input || t.querySelector('input,select,textarea'))?.focus();
   return true;
 }
+
+/** Goes to `hash` and then shows `msg` (the router clears alerts on a hash change). */
+export function goWith(ctx, hash, msg) {
+  if (location.hash !== hash) window.addEventListener('hashchange', () => ctx.notice(msg), { once: true });
+  else ctx.notice(msg);
+  ctx.go(hash);
+}

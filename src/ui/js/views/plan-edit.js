@@ -7,7 +7,7 @@ import { stringList } from '../forms/lists.js';
 import { scheduleEditor } from '../forms/schedule.js';
 import { retentionEditor } from '../forms/retention.js';
 import { hooksEditor } from '../forms/hooks.js';
-import { text, checkbox, selectField, idProblem, put, get, showSaveError, showProblems } from '../forms/common.js';
+import { text, checkbox, selectField, idProblem, put, get, showSaveError, showProblems, goWith } from '../forms/common.js';
 
 export function render(main, params, ctx) {
   const base = structuredClone(ctx.config);
@@ -104,8 +104,7 @@ export function render(main, params, ctx) {
     save.disabled = true;
     status.textContent = 'Saving…';
     await send(next, () => {
-      ctx.notice(`Plan "${p.id}" ${isNew ? 'created' : 'saved'}.`);
-      ctx.go('#/plans');
+      goWith(ctx, '#/plans', `Plan "${p.id}" ${isNew ? 'created' : 'saved'}.`);
     });
     save.disabled = false;
     status.textContent = '';
@@ -118,8 +117,7 @@ export function render(main, params, ctx) {
     next.plans.splice(index, 1);
     del.disabled = true;
     await send(next, () => {
-      ctx.notice(`Plan "${orig.id}" deleted.`);
-      ctx.go('#/plans');
+      goWith(ctx, '#/plans', `Plan "${orig.id}" deleted.`);
     });
     del.disabled = false;
   }

@@ -7,7 +7,7 @@ import { stringList } from '../forms/lists.js';
 import { scheduleEditor } from '../forms/schedule.js';
 import { retentionEditor } from '../forms/retention.js';
 import { hooksEditor } from '../forms/hooks.js';
-import { text, int, intValue, checkbox, selectField, idProblem, put, get, showSaveError, showProblems } from '../forms/common.js';
+import { text, int, intValue, checkbox, selectField, idProblem, put, get, showSaveError, showProblems, goWith } from '../forms/common.js';
 
 const IO = [['IO_DEFAULT', 'Default'], ['IO_BEST_EFFORT_HIGH', 'Best effort, high'], ['IO_BEST_EFFORT_LOW', 'Best effort, low'], ['IO_IDLE', 'Idle']];
 const CPU = [['CPU_DEFAULT', 'Default'], ['CPU_HIGH', 'High priority'], ['CPU_LOW', 'Low priority']];
@@ -142,8 +142,7 @@ export function render(main, params, ctx) {
       }
       ctx.setConfig(saved);
       const guid = saved.repos?.find((x) => x.id === r.id)?.guid;
-      ctx.notice(isNew ? `Repository "${r.id}" added${guid ? ` (GUID ${guid.slice(0, 8)}…)` : ''}.` : `Repository "${r.id}" saved.`);
-      ctx.go('#/repos');
+      goWith(ctx, '#/repos', isNew ? `Repository "${r.id}" added${guid ? ` (GUID ${guid.slice(0, 8)}…)` : ''}.` : `Repository "${r.id}" saved.`);
     } catch (e) {
       if (e.code === 'permission_denied') {
         formError.textContent = 'Not saved: restic could not open the repository with this password.';
@@ -171,8 +170,7 @@ export function render(main, params, ctx) {
     try {
       const saved = await rpc('RemoveRepo', { value: orig.id });
       ctx.setConfig(saved);
-      ctx.notice(`Repository "${orig.id}" removed from footrest.`);
-      ctx.go('#/repos');
+      goWith(ctx, '#/repos', `Repository "${orig.id}" removed from footrest.`);
     } catch (e) {
       if (e.status !== 401) showSaveError(e, { owners: owners(), rules, formError, onReload });
     } finally {
