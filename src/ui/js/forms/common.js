@@ -34,16 +34,16 @@ export function intValue(input) {
 }
 
 /** obj[key] = v, or no key when v is a default (proto3 JSON omits them); drops the snake_case twin. */
+export const snake = (k) => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 export function put(obj, key, v) {
-  const snake = key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
-  if (snake !== key) delete obj[snake];
+  if (snake(key) !== key) delete obj[snake(key)];
   if (v === undefined || v === '' || v === false || (Array.isArray(v) && !v.length)) delete obj[key];
   else obj[key] = v;
   return obj;
 }
 
 /** obj[key] or its snake_case spelling (Backrest configs may hold either). */
-export const get = (obj, key) => obj?.[key] ?? obj?.[key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())];
+export const get = (obj, key) => obj?.[key] ?? obj?.[snake(key)];
 
 /** Splits `invalid config: a; b` into its problems; null for any other message. */
 export function problems(msg) {

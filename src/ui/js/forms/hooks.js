@@ -2,7 +2,7 @@
 
 import { h, field, clear, fmtDuration } from '../dom.js';
 import { call, num } from '../api.js';
-import { text, select, get, put } from './common.js';
+import { text, select, get, put, snake } from './common.js';
 
 const CONDITIONS = [
   [1, 'ANY_ERROR', 'Any error'], [2, 'SNAPSHOT_START', 'Backup starts'], [3, 'SNAPSHOT_END', 'Backup ends'],
@@ -35,7 +35,6 @@ const KINDS = {
   shoutrrr: ['actionShoutrrr', 'Shoutrrr', [['shoutrrrUrl', 'Shoutrrr URL', 'url'], T]],
   uptimekuma: ['actionUptimeKuma', 'Uptime Kuma', [['pushUrl', 'Push URL', 'url'], T]],
 };
-const snake = (k) => k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase());
 const kindOf = (hook) => Object.keys(KINDS).find((k) => hook[KINDS[k][0]] != null || hook[snake(KINDS[k][0])] != null);
 const condName = (c) => (CONDITIONS.find(([n, k]) => c === n || c === k) || [])[1];
 const errName = (e) => (ON_ERROR.find(([n, k]) => e === n || e === k) || [])[1];

@@ -1,8 +1,7 @@
-// The retention editor (plan retention, repo forget policy): keep all, keep the last N, or keep
-// by time buckets.
+// The retention editor (plans; repo forget policy).
 
 import { h, field, uid } from '../dom.js';
-import { int, intValue, get } from './common.js';
+import { int, intValue, get, snake } from './common.js';
 
 const BUCKETS = [['keepLastN', 'Latest'], ['hourly', 'Hourly'], ['daily', 'Daily'],
   ['weekly', 'Weekly'], ['monthly', 'Monthly'], ['yearly', 'Yearly']];
@@ -41,7 +40,7 @@ export function retentionEditor(legend, ret, { hint } = {}) {
     else {
       const b = tb ? structuredClone(tb) : {};
       for (const [k, f] of bucketF) {
-        delete b[k.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase())];
+        delete b[snake(k)];
         const n = intValue(f.input);
         if (n) b[k] = n;
         else delete b[k];

@@ -1,5 +1,4 @@
-// The schedule editor (plans, and the prune/check/forget policies of repos): kind, value and
-// clock, with footrest's own description and next run times (Footrest/PreviewSchedule).
+// The schedule editor (plans; repo prune/check/forget), previewed by Footrest/PreviewSchedule.
 
 import { h, field, clear, fmtTime } from '../dom.js';
 import { call, num } from '../api.js';

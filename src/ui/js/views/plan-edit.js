@@ -25,7 +25,7 @@ export function render(main, params, ctx) {
   } : base.plans[index];
 
   const id = field('Plan id', text(orig.id, { readOnly: !isNew }), {
-    hint: isNew ? 'Letters, digits, _ - and . only. It cannot be changed later (snapshots are tagged with it).' : 'The id cannot be changed.',
+    hint: isNew ? 'Letters, digits, _ - and . only. It cannot be changed later.' : 'The id cannot be changed.',
   });
   const repoOpts = [['', repos.length ? 'Choose a repository' : 'No repositories yet'], ...repos.map((r) => [r.id, `${r.id} (${r.uri})`])];
   if (orig.repo && !repos.some((r) => r.id === orig.repo)) repoOpts.push([orig.repo, `${orig.repo} (missing)`]);
@@ -34,7 +34,7 @@ export function render(main, params, ctx) {
   const excludes = stringList('Excludes', orig.excludes, { item: 'exclude', placeholder: '*.tmp', hint: 'restic --exclude patterns.' });
   const iexcludes = stringList('Case-insensitive excludes', orig.iexcludes, { item: 'case-insensitive exclude', hint: 'restic --iexclude patterns.' });
   const schedule = scheduleEditor('Schedule', orig.schedule);
-  const retention = retentionEditor('Retention', orig.retention, { hint: 'Which snapshots of this plan to keep when forgetting after a backup.' });
+  const retention = retentionEditor('Retention', orig.retention, { hint: 'What to keep when forgetting after a backup.' });
   const flags = stringList('Extra backup flags', get(orig, 'backupFlags'), { item: 'flag', placeholder: '--one-file-system', hint: 'Passed to restic backup as they are.' });
   const skip = checkbox('Skip the backup when nothing changed', get(orig, 'skipIfUnchanged'), 'No new snapshot when restic finds no changes.');
   const hooks = hooksEditor(orig.hooks, () => ({ planId: id.input.value.trim() }));

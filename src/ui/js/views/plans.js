@@ -5,8 +5,8 @@ import { h } from '../dom.js';
 export function describeSchedule(s) {
   if (!s || s.disabled) return 'Not scheduled';
   if (s.cron) return `cron ${s.cron}`;
-  const d = s.maxFrequencyDays ?? s.max_frequency_days;
-  const hr = s.maxFrequencyHours ?? s.max_frequency_hours;
+  const d = s.maxFrequencyDays;
+  const hr = s.maxFrequencyHours;
   if (d) return `every ${d} day${d > 1 ? 's' : ''}`;
   if (hr) return `every ${hr} hour${hr > 1 ? 's' : ''}`;
   return 'Not scheduled';

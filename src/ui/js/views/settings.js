@@ -28,7 +28,7 @@ export function render(main, _params, ctx) {
     } catch (e) {
       if (e.status === 401) return false;
       formError.textContent = e.code === 'failed_precondition' && /modno/.test(e.message)
-        ? 'The configuration was changed elsewhere, so nothing was saved. Reload the page and try again.'
+        ? 'The configuration was changed elsewhere: nothing was saved. Reload the page and try again.'
         : `Not saved: ${e.message}`;
       formError.focus();
       return false;
