@@ -170,6 +170,13 @@ impl Schedule {
         Ok((schedule::Schedule::parse(spec)?, clock))
     }
 
+    /// What config validation says is wrong with this schedule, each message prefixed `what`.
+    pub fn problems(&self, what: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        self.validate(what, &mut out);
+        out
+    }
+
     fn validate(&self, what: &str, problems: &mut Vec<String>) {
         let set = [
             self.disabled.is_some(),

@@ -78,7 +78,9 @@ impl Daemon {
             .start()
             .map_err(|e| format!("starting the worker: {e}"))?;
         auto_initialize(&config, &s.restic_cmd);
-        let scheduler = scheduler::start(Arc::clone(&orchestrator), schedule::local_time_zone())
+        // One zone for the scheduler and for previews, so that they agree.
+        let zone = schedule::LocalZone::from_env();
+        let scheduler = scheduler::start(Arc::clone(&orchestrator), zone.tz.clone())
             .map_err(|e| format!("starting the scheduler: {e}"))?;
         let streams = crate::api::stream::Streams::new(&oplog);
         let app = Arc::new(App {
@@ -90,6 +92,7 @@ impl Daemon {
             data_dir: s.data_dir.clone(),
             auth,
             streams,
+            zone,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;

@@ -19,6 +19,9 @@ pub fn routes() -> Vec<(String, bool)> {
     for m in rpc::BACKREST_METHODS.iter().chain(rpc::BACKREST_PENDING) {
         out.push((format!("/v1.Backrest/{m}"), false));
     }
+    for m in rpc::FOOTREST_METHODS {
+        out.push((format!("/v1.Footrest/{m}"), false));
+    }
     for m in rpc::AUTH_METHODS {
         out.push((format!("/v1.Authentication/{m}"), true));
     }

@@ -9,6 +9,7 @@
 mod auth;
 mod browse;
 mod connect;
+mod footrest;
 mod front;
 mod ops;
 mod rpc;
@@ -96,6 +97,8 @@ pub struct App {
     pub auth: crate::auth::Authenticator,
     /// Event streams, log tails and downloads (their threads and the oplog fan-out).
     pub streams: Arc<stream::Streams>,
+    /// The local time zone the scheduler evaluates cron in.
+    pub zone: crate::schedule::LocalZone,
 }
 
 /// The running HTTP side: the front door, the tiny_http server and its handler threads.
@@ -311,15 +314,7 @@ fn handle(app: &Arc<App>, req: Request) {
         auth::respond_denied(req, &path, &denied);
         return;
     }
-    if let Some(method) = path
-        .strip_prefix("/v1.Backrest/")
-        .or_else(|| path.strip_prefix("/v1.Authentication/"))
-    {
-        let service = if path.starts_with("/v1.Backrest/") {
-            rpc::Service::Backrest
-        } else {
-            rpc::Service::Authentication
-        };
+    if let Some((service, method)) = rpc::Service::from_path(&path) {
         handle_rpc(app, req, service, method.to_string());
         return;
     }

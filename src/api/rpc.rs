@@ -16,6 +16,22 @@ use tiny_http::Request;
 pub enum Service {
     Backrest,
     Authentication,
+    /// footrest's own RPCs, which Backrest does not have.
+    Footrest,
+}
+
+impl Service {
+    /// The service and method an RPC path names (`/v1.Backrest/GetConfig`).
+    pub fn from_path(path: &str) -> Option<(Service, &str)> {
+        let (service, method) = path.strip_prefix("/v1.")?.split_once('/')?;
+        let service = match service {
+            "Backrest" => Service::Backrest,
+            "Authentication" => Service::Authentication,
+            "Footrest" => Service::Footrest,
+            _ => return None,
+        };
+        Some((service, method))
+    }
 }
 
 /// Every method footrest answers, per service. The router and the auth checks use this list.
@@ -48,12 +64,16 @@ pub const BACKREST_PENDING: &[&str] = &[];
 /// The Authentication service's methods (open without credentials).
 pub const AUTH_METHODS: &[&str] = &["Login", "HashPassword"];
 
+/// footrest's own service (`/v1.Footrest/…`), for its web UI; credentials as for Backrest's.
+pub const FOOTREST_METHODS: &[&str] = &["PreviewSchedule", "TestHook"];
+
 pub fn exists(service: Service, method: &str) -> bool {
     match service {
         Service::Backrest => {
             BACKREST_METHODS.contains(&method) || BACKREST_PENDING.contains(&method)
         }
         Service::Authentication => AUTH_METHODS.contains(&method),
+        Service::Footrest => FOOTREST_METHODS.contains(&method),
     }
 }
 
@@ -89,6 +109,8 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "RunCommand") => super::ops::run_command(app, body),
         (Service::Backrest, "ClearHistory") => super::ops::clear_history(app, body),
         (Service::Backrest, "GetSummaryDashboard") => super::ops::summary_dashboard(app, body),
+        (Service::Footrest, "PreviewSchedule") => super::footrest::preview_schedule(app, body),
+        (Service::Footrest, "TestHook") => super::footrest::test_hook(app, body),
         _ => Err(ApiError::new(
             Code::Unimplemented,
             format!("{method} is not implemented by this version of footrest"),

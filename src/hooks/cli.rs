@@ -1,9 +1,9 @@
 //! `footrest hook test <plan|repo> <id> <index>`: fires one hook of the config with sample
 //! variables and prints what it did, so users can check a webhook URL or a template.
 
-use super::run::execute;
+use super::Settings;
+use super::run::{execute_sample, sample_event};
 use super::types::{Condition, Hook};
-use super::{Settings, vars};
 use crate::config::ConfigStore;
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -165,25 +165,7 @@ fn test(t: &TestArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let event = t
-        .condition
-        .or_else(|| hook.conditions.first().copied())
-        .unwrap_or(Condition::SnapshotEnd);
-    let repo_id = repo.map_or("", |r| r.id.as_str());
-    let plan_id = plan.map_or("", |p| p.id.as_str());
-    let task = match event {
-        Condition::PruneStart | Condition::PruneError | Condition::PruneSuccess => {
-            format!("prune repo \"{repo_id}\"")
-        }
-        Condition::CheckStart | Condition::CheckError | Condition::CheckSuccess => {
-            format!("check repo \"{repo_id}\"")
-        }
-        Condition::ForgetStart | Condition::ForgetError | Condition::ForgetSuccess => {
-            format!("forget for plan \"{plan_id}\" in repo \"{repo_id}\"")
-        }
-        _ => format!("backup for plan \"{plan_id}\""),
-    };
-    let data = vars::sample(event, &task).to_value(event, repo, plan, &vars::now_rfc3339());
+    let event = sample_event(&hook, t.condition);
     let name = format!(
         "{} hook {owner}/{}/hook/{}",
         hook.action.kind(),
@@ -192,8 +174,8 @@ fn test(t: &TestArgs) -> ExitCode {
     );
     println!("{name}: firing on {event} with sample variables");
     let mut out = std::io::stdout();
-    match execute(&hook, event, &data, &Settings::from_env(), &mut out, None) {
-        Ok(()) => {
+    match execute_sample(&hook, event, repo, plan, &Settings::from_env(), &mut out) {
+        Ok(_) => {
             println!("{name}: ok");
             ExitCode::SUCCESS
         }

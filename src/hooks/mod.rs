@@ -185,6 +185,14 @@ pub fn hook_problems(h: &Hook) -> Vec<String> {
     if h.conditions.is_empty() {
         out.push("no conditions: the hook would never run".to_string());
     }
+    out.extend(action_problems(h));
+    out
+}
+
+/// What would stop a parsed hook's action from working when fired: unusable URLs, missing
+/// tokens, templates that do not parse.
+pub fn action_problems(h: &Hook) -> Vec<String> {
+    let mut out = Vec::new();
     let url = |field: &str, u: &str, out: &mut Vec<String>| {
         if let Err(e) = send::check_http_url(field, u) {
             out.push(e.to_string());

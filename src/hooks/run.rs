@@ -33,6 +33,7 @@ pub enum Outcome {
 }
 
 /// Runs one hook for `event` over `vars` (the template data), writing what it does to `log`.
+/// Ok holds the status codes the hook's HTTP requests were answered with (none for a command).
 pub fn execute(
     hook: &Hook,
     event: Condition,
@@ -40,11 +41,12 @@ pub fn execute(
     settings: &Settings,
     log: &mut dyn Write,
     cancel: Option<&CancelHandle>,
-) -> Result<(), HookError> {
+) -> Result<Vec<u16>, HookError> {
     if let Action::Command { command } = &hook.action {
         let script = send::render_field("command", command, vars)?;
-        return command::run(&script, settings.command_timeout, log, cancel);
+        return command::run(&script, settings.command_timeout, log, cancel).map(|()| Vec::new());
     }
+    let mut answered = Vec::new();
     let (message, requests) = send::requests(&hook.action, event, vars, settings)?;
     if !message.is_empty() {
         let _ = writeln!(log, "[message]");
@@ -62,6 +64,7 @@ pub fn execute(
                     "answered status {code} in {} ms",
                     started.elapsed().as_millis()
                 );
+                answered.push(code);
             }
             Err(e) => {
                 let _ = writeln!(log, "{e}");
@@ -69,7 +72,44 @@ pub fn execute(
             }
         }
     }
-    Ok(())
+    Ok(answered)
+}
+
+/// The event a test firing simulates: `requested`, else the hook's first condition, else
+/// SNAPSHOT_END.
+pub fn sample_event(hook: &Hook, requested: Option<Condition>) -> Condition {
+    requested
+        .or_else(|| hook.conditions.first().copied())
+        .unwrap_or(Condition::SnapshotEnd)
+}
+
+/// Fires `hook` once for `event` with sample variables (a plausible snapshot, an error for the
+/// error events) and the given repo and plan, outside any task and unrecorded: what `footrest
+/// hook test` and the TestHook RPC do.
+pub fn execute_sample(
+    hook: &Hook,
+    event: Condition,
+    repo: Option<&Repo>,
+    plan: Option<&Plan>,
+    settings: &Settings,
+    log: &mut dyn Write,
+) -> Result<Vec<u16>, HookError> {
+    let repo_id = repo.map_or("", |r| r.id.as_str());
+    let plan_id = plan.map_or("", |p| p.id.as_str());
+    let task = match event {
+        Condition::PruneStart | Condition::PruneError | Condition::PruneSuccess => {
+            format!("prune repo \"{repo_id}\"")
+        }
+        Condition::CheckStart | Condition::CheckError | Condition::CheckSuccess => {
+            format!("check repo \"{repo_id}\"")
+        }
+        Condition::ForgetStart | Condition::ForgetError | Condition::ForgetSuccess => {
+            format!("forget for plan \"{plan_id}\" in repo \"{repo_id}\"")
+        }
+        _ => format!("backup for plan \"{plan_id}\""),
+    };
+    let data = super::vars::sample(event, &task).to_value(event, repo, plan, &now_rfc3339());
+    execute(hook, event, &data, settings, log, None)
 }
 
 /// Where the hooks fire: the task's repo and plan and its operation (the hook operations join

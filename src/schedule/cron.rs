@@ -222,6 +222,30 @@ impl Cron {
         &self.source
     }
 
+    /// The five fields as written, lowercased, with a macro expanded.
+    pub fn field_texts(&self) -> Vec<String> {
+        let expanded = if self.source.starts_with('@') {
+            expand_macro(&self.source).unwrap_or("")
+        } else {
+            &self.source
+        };
+        expanded
+            .split_ascii_whitespace()
+            .map(|f| f.to_ascii_lowercase())
+            .collect()
+    }
+
+    /// The values a field matches (bit N set = value N), day-of-week with Sunday as 0 only.
+    pub fn values(&self, field: Field) -> u64 {
+        match field {
+            Field::Minute => self.minutes,
+            Field::Hour => u64::from(self.hours),
+            Field::DayOfMonth => u64::from(self.days_of_month),
+            Field::Month => u64::from(self.months),
+            Field::DayOfWeek => u64::from(self.days_of_week),
+        }
+    }
+
     /// The first matching minute strictly after `after`, evaluated in `tz`,
     /// with the daylight-saving rules in the module doc. `None` when nothing
     /// matches within about five years (for example `0 0 31 2 *`).

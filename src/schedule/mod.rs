@@ -25,6 +25,7 @@
 //!   the next answer is computed from that run's end.
 
 pub mod cron;
+pub mod describe;
 pub mod zone;
 
 use std::fmt;
@@ -34,7 +35,9 @@ pub use jiff::Timestamp;
 pub use jiff::tz::TimeZone;
 
 pub use self::cron::{Cron, CronError, Field, FieldProblem};
-pub use self::zone::{LOCALTIME_PATH, local_time_zone, local_time_zone_from, time_zone_from_tz};
+pub use self::zone::{
+    LOCALTIME_PATH, LocalZone, local_time_zone, local_time_zone_from, time_zone_from_tz, zone_name,
+};
 
 /// When a task runs: Backrest's `Schedule` oneof.
 #[derive(Debug, Clone, PartialEq, Eq)]

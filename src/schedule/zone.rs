@@ -87,6 +87,35 @@ pub fn local_time_zone() -> TimeZone {
     zone
 }
 
+/// The local zone with a name to show for it.
+#[derive(Clone, Debug)]
+pub struct LocalZone {
+    pub tz: TimeZone,
+    /// The IANA name, else the `TZ` value (a POSIX rule), else `localtime`.
+    pub name: String,
+}
+
+impl LocalZone {
+    /// [`local_time_zone`] and its name.
+    pub fn from_env() -> LocalZone {
+        let tz = local_time_zone();
+        let env = std::env::var("TZ").ok();
+        let name = zone_name(&tz, env.as_deref());
+        LocalZone { tz, name }
+    }
+}
+
+/// A name for `tz`, which came from `TZ` = `tz_env` or from the localtime file.
+pub fn zone_name(tz: &TimeZone, tz_env: Option<&str>) -> String {
+    if let Some(name) = tz.iana_name() {
+        return name.to_string();
+    }
+    match tz_env {
+        Some(v) if TimeZone::posix(v).is_ok() => v.to_string(),
+        _ => "localtime".to_string(),
+    }
+}
+
 /// A TZif file: by name when the path (or its symlink target) lies inside a
 /// zoneinfo tree, so the zone keeps its IANA name; else read directly.
 fn zone_from_file(path: &Path) -> io::Result<TimeZone> {
@@ -169,6 +198,18 @@ mod tests {
         );
         let tz = time_zone_from_tz("UTC0").unwrap();
         assert_eq!((winter_offset(&tz), summer_offset(&tz)), (0, 0));
+    }
+
+    #[test]
+    fn zones_are_named_by_iana_name_or_posix_rule() {
+        let berlin = time_zone_from_tz("Europe/Berlin").unwrap();
+        assert_eq!(zone_name(&berlin, Some("Europe/Berlin")), "Europe/Berlin");
+        let rule = "CET-1CEST,M3.5.0,M10.5.0/3";
+        assert_eq!(
+            zone_name(&time_zone_from_tz(rule).unwrap(), Some(rule)),
+            rule
+        );
+        assert_eq!(zone_name(&TimeZone::UTC, None), "UTC");
     }
 
     #[test]

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 /// A request the recording server received.
 #[derive(Clone, Debug)]
-struct Seen {
-    method: String,
+pub(crate) struct Seen {
+    pub method: String,
     /// Path and query, as sent.
-    target: String,
-    headers: HashMap<String, String>,
-    body: String,
+    pub target: String,
+    pub headers: HashMap<String, String>,
+    pub body: String,
 }
 
 impl Seen {
@@ -32,13 +32,13 @@ impl Seen {
 
 /// An HTTP server on 127.0.0.1 that records every request and answers 200 — or never answers
 /// requests whose path starts with `/hang`.
-struct Recorder {
+pub(crate) struct Recorder {
     port: u16,
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 impl Recorder {
-    fn start() -> Recorder {
+    pub fn start() -> Recorder {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -53,11 +53,11 @@ impl Recorder {
         Recorder { port, seen }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn take(&self) -> Vec<Seen> {
+    pub fn take(&self) -> Vec<Seen> {
         std::mem::take(&mut *self.seen.lock().unwrap())
     }
 }

@@ -7,6 +7,7 @@ mod backup;
 mod browse;
 mod common;
 mod config;
+mod footrest_rpc;
 mod hooks;
 mod hostile;
 mod schedule;
