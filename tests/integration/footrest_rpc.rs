@@ -226,6 +226,11 @@ fn test_hook_reports_a_failing_commands_exit_status_and_output() {
 
 #[test]
 fn footrest_rpcs_need_credentials_when_auth_is_on() {
+    // The route list the auth tests walk has them, as protected routes.
+    let routes = footrest::api::routes();
+    for path in ["/v1.Footrest/PreviewSchedule", "/v1.Footrest/TestHook"] {
+        assert!(routes.contains(&(path.to_string(), false)), "{routes:?}");
+    }
     let hash = footrest::auth::hash_password("rpc-pass").unwrap();
     let mut d = Daemon::start_with(Opts {
         config: Some(config_with_plan(json!({
