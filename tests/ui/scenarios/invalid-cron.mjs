@@ -65,6 +65,11 @@ main(async () => {
     const others = await form.locator('[aria-invalid="true"]').count();
     assert.equal(others, 1, 'only the cron input is marked invalid');
   });
+  await step('the schedule preview drops the old cron\'s next runs, and the error stays', async () => {
+    const schedule = page.getByRole('group', { name: 'Schedule' });
+    await until('no next runs in the preview', async () => (await schedule.getByText('Next runs').count()) === 0);
+    assert.match((await errorSlot(cron)).text, /61/, 'the cron field still says what is wrong');
+  });
   await shot(page, 'desktop-invalid-cron');
   await step('no unexpected errors', () => assertNoErrors(page));
 });
