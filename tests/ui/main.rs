@@ -4,8 +4,10 @@
 //! `bash tests/run.sh --deps-only` installs Chromium, Node.js and playwright-core.
 
 mod auth;
+mod backup;
 #[path = "../integration/common.rs"]
 mod common;
 mod harness;
+mod plan_edit;
 mod scenario;
 mod smoke;

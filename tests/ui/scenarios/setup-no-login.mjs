@@ -1,7 +1,7 @@
 // First run choosing "No login": setup saves auth disabled, and a reload shows no login gate.
 // FOOTREST_CONFIG is the daemon's config.json: it must not exist until setup saves.
 import fs from 'node:fs';
-import { main, newPage, step, shot, assertNoErrors, allowHttpError, visible, until, assert, BASE_URL } from '../lib.mjs';
+import { main, newPage, step, shot, assertNoErrors, visible, until, assert, BASE_URL } from '../lib.mjs';
 
 const CONFIG = process.env.FOOTREST_CONFIG;
 const INSTANCE = 'ui-test';
@@ -13,8 +13,6 @@ function configOnDisk() {
 main(async () => {
   assert.equal(configOnDisk(), null, 'a fresh daemon has no config.json yet');
   const page = await newPage('phone');
-  // until the repo editor lands
-  allowHttpError(page, 404, '/ui/js/views/repo-edit.js');
   const nav = page.getByRole('navigation', { name: 'Main' });
 
   await step('fresh daemon: / routes to the setup form', async () => {
