@@ -66,7 +66,8 @@ export function showSaveError(err, { owners, rules, formError, onReload }) {
     if (!rule) { rest.push(p); continue; }
     const t = typeof rule[1] === 'function' ? rule[1](msg.match(rule[0])) : rule[1];
     if (!t) { rest.push(p); continue; }
-    byTarget.set(t, [...(byTarget.get(t) || []), msg]);
+    // The field shows its own name: `schedule: cron: …` next to Schedule reads `cron: …`.
+    byTarget.set(t, [...(byTarget.get(t) || []), msg.replace(/^[a-z][\w.[\]]*: (?=.)/, '')]);
   }
   for (const [t, msgs] of byTarget) t.setError(msgs.join(' '));
   formError.textContent = '';

@@ -85,7 +85,7 @@ export function scheduleEditor(legend, sched) {
         runs.length ? h('ul', runs) : null, r.timezone ? h('p.hint', `footrest's time zone: ${r.timezone}`) : null);
     } catch (e) {
       if (e.name === 'AbortError' || signal.aborted) return;
-      if (e.code === 'invalid_argument') box.setError(e.message);
+      if (e.code === 'invalid_argument') box.setError(e.message.replace(/^schedule: /, ''));
       else preview.append(h('p.muted', `schedule preview unavailable: ${e.message}`));
     }
   }
