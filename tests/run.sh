@@ -50,8 +50,8 @@ if [ ! -x "$restic_new" ]; then
   dpkg-deb -x "$apt_dir"/restic_*.deb "$cache/restic-trixie"
 fi
 
-# The browser tests (tests/ui): Debian's Chromium, Node.js, and playwright-core from
-# tests/ui/package-lock.json (playwright-core only drives the browser: it downloads none).
+# The browser tests (tests/ui): Debian's Chromium, Node.js, and playwright-core and axe-core
+# from tests/ui/package-lock.json (playwright-core only drives the browser: it downloads none).
 if [ ! -x /usr/bin/chromium ]; then
   echo "installing chromium (apt)"
   apt_install chromium
@@ -72,8 +72,9 @@ fi
 ui=$root/tests/ui
 # npm ci again only when the lock file changed since the last install.
 stamp=$ui/node_modules/.footrest-package-lock.json
-if ! cmp -s "$ui/package-lock.json" "$stamp" || [ ! -f "$ui/node_modules/playwright-core/package.json" ]; then
-  echo "installing playwright-core (npm ci in tests/ui)"
+if ! cmp -s "$ui/package-lock.json" "$stamp" || [ ! -f "$ui/node_modules/playwright-core/package.json" ] \
+    || [ ! -f "$ui/node_modules/axe-core/package.json" ]; then
+  echo "installing playwright-core and axe-core (npm ci in tests/ui)"
   (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error)
   cp "$ui/package-lock.json" "$stamp"
 fi
@@ -81,7 +82,8 @@ fi
 "$restic_old" version
 "$restic_new" version
 /usr/bin/chromium --version 2>/dev/null
-echo "node $(node --version), playwright-core $(node -p "require('$ui/node_modules/playwright-core/package.json').version")"
+echo "node $(node --version), playwright-core $(node -p "require('$ui/node_modules/playwright-core/package.json').version")," \
+  "axe-core $(node -p "require('$ui/node_modules/axe-core/package.json').version")"
 if [ "${1:-}" = "--deps-only" ]; then
   echo "FOOTREST_TEST_RESTIC=$restic_old"
   echo "FOOTREST_TEST_RESTIC=$restic_new"

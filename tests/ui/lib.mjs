@@ -30,6 +30,7 @@ import { chromium } from 'playwright-core';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 
 export { assert };
 
@@ -332,4 +333,37 @@ export function main(fn) {
     }
     process.exit(code);
   })();
+}
+
+let axeSource = null;
+
+/**
+ * Runs axe-core on `page` as it is now and fails, listing rule id, impact, the elements'
+ * selectors and the rule's help, on every violation of impact serious or critical. The whole
+ * result goes to ARTIFACTS/a11y-<label>.json.
+ *
+ * axe is injected with page.evaluate(source): the page's CSP (`script-src 'self'`) refuses an
+ * inline <script> (so page.addScriptTag({ content }) fails), but evaluate runs through the
+ * DevTools protocol, which CSP does not govern. That keeps the page under its real CSP, so
+ * the check sees what users get; bypassCSP would change the page under test.
+ */
+export async function checkA11y(page, label) {
+  if (!axeSource) {
+    const require = createRequire(import.meta.url);
+    axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  }
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
+    await page.evaluate(`${axeSource}\n;undefined`);
+  }
+  const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  fs.writeFileSync(path.join(ARTIFACTS, `a11y-${fileName(label)}.json`), JSON.stringify(result, null, 1));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  if (bad.length) {
+    const lines = bad.map((v) => `  ${v.id} (${v.impact}): ${v.help}\n${v.nodes
+      .map((n) => `    ${n.target.join(' ')}${n.failureSummary ? ` — ${n.failureSummary.replace(/\s+/g, ' ')}` : ''}`).join('\n')}`);
+    throw new Error(`accessibility violations on ${label} (${page.url()}):\n${lines.join('\n')}`);
+  }
+  const minor = result.violations.map((v) => `${v.id} (${v.impact})`);
+  log(`a11y ${label}: no serious or critical violations${minor.length ? `; minor: ${minor.join(', ')}` : ''}`);
 }

@@ -35,7 +35,8 @@ pub fn artifacts_dir(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Panics with how to install them unless Chromium, Node.js and playwright-core are here.
+/// Panics with how to install them unless Chromium, Node.js, playwright-core and axe-core are
+/// here.
 fn check_deps() {
     let mut missing = Vec::new();
     let browser = chromium();
@@ -50,9 +51,11 @@ fn check_deps() {
     if !matches!(node, Ok(s) if s.success()) {
         missing.push("Node.js (node)".to_string());
     }
-    let pw = ui_dir().join("node_modules/playwright-core/package.json");
-    if !pw.is_file() {
-        missing.push(format!("playwright-core ({})", pw.display()));
+    for package in ["playwright-core", "axe-core"] {
+        let p = ui_dir().join(format!("node_modules/{package}/package.json"));
+        if !p.is_file() {
+            missing.push(format!("{package} ({})", p.display()));
+        }
     }
     assert!(
         missing.is_empty(),
