@@ -148,7 +148,7 @@ export async function render(main, _params, ctx) {
       h('h3', { id: `repo-${r.id}` }, `Repository ${r.id}`), body,
       h('div.row',
         h('a', { href: `#/repos/${id}/snapshots`, 'aria-label': `Snapshots of repository ${r.id}` }, 'Snapshots'),
-        h('a', { href: `#/repos/${id}/run`, 'aria-label': `Run a command in repository ${r.id}` }, 'Run command'),
+        h('a', { href: `#/repos/${id}/run`, 'aria-label': `Run command in repository ${r.id}` }, 'Run command'),
         h('a', { href: `#/repos/${id}`, 'aria-label': `Edit repository ${r.id}` }, 'Edit'))));
     repoCards.set(r.id, { repo: r, body });
   }

@@ -20,6 +20,6 @@ export function render(main, _params, ctx) {
         h('td.hide-phone', h('code', { title: r.guid || '' }, r.guid ? r.guid.slice(0, 8) : '—')),
         h('td.links', link(`#/repos/${e}`, `Edit repository ${r.id}`, 'Edit'),
           link(`#/repos/${e}/snapshots`, `Snapshots of ${r.id}`, 'Snapshots'),
-          link(`#/repos/${e}/run`, `Run a restic command on ${r.id}`, 'Run command')));
+          link(`#/repos/${e}/run`, `Run command on ${r.id}`, 'Run command')));
     })))));
 }

@@ -91,7 +91,7 @@ export function render(main, _params, ctx) {
   }
 
   const userRows = users.map((u) => h('tr', h('td', u.name),
-    h('td.links', h('button.link', { type: 'button', 'aria-label': `Change the password of ${u.name}`, onclick: () => changePassword(u) }, 'Change password'),
+    h('td.links', h('button.link', { type: 'button', 'aria-label': `Change password of ${u.name}`, onclick: () => changePassword(u) }, 'Change password'),
       h('button.link.danger', { type: 'button', 'aria-label': `Remove user ${u.name}`, onclick: () => removeUser(u) }, 'Remove'))));
 
   // Add a user.
