@@ -90,7 +90,7 @@ export async function render(main, params, ctx) {
     if (!shown.length) return;
     list.append(h('div.table-wrap', h('table',
       h('caption.sr-only', 'Snapshots'),
-      h('thead', h('tr', ['Time', 'ID', 'Plan', 'Host and tags', 'Paths', 'Size', ''].map((t, i) => h(i === 3 || i === 4 ? 'th.hide-phone' : 'th', { scope: 'col' }, t)))),
+      h('thead', h('tr', ['Time', 'ID', 'Plan', 'Host and tags', 'Paths', 'Size', h('span.sr-only', 'Actions')].map((t, i) => h(i === 3 || i === 4 ? 'th.hide-phone' : 'th', { scope: 'col' }, t)))),
       h('tbody', shown.map((s) => h('tr', { class: s.id === state.snapshot ? 'current' : null },
         h('td', fmtTime(num(s.unixTimeMs))),
         h('td', h('code.nowrap', short(s.id))),
