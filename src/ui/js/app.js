@@ -29,6 +29,9 @@ const routes = [
 let cleanup = null;
 let config = null;
 let rendering = 0;
+// Focus moves to the new view after navigating inside the app, not on the page's first load:
+// there the first Tab should reach the skip link.
+let moveFocus = false;
 
 /** Shows an error in plain words at the top of the page (and for screen readers). */
 export function showError(err, context) {
@@ -158,13 +161,19 @@ async function route() {
     const params = { ...query };
     if (m[1]) params.id = decodeURIComponent(m[1]);
     await show(name, params);
-    main.focus({ preventScroll: true });
+    if (moveFocus) main.focus({ preventScroll: true });
     return;
   }
   clear(main).append(h('h1', 'Not found'), h('p', 'There is no page at ', h('code', path), '. ', h('a', { href: '#/' }, 'Go to the dashboard')));
 }
 
-window.addEventListener('hashchange', () => { clearAlerts(); route(); });
+window.addEventListener('hashchange', () => { clearAlerts(); moveFocus = true; route(); });
+
+// The skip link moves focus to the content; following its #main would route to a missing page.
+document.getElementById('skip').addEventListener('click', (e) => {
+  e.preventDefault();
+  main.focus();
+});
 
 // A 401 anywhere (expired token, auth turned on elsewhere): back to the login gate.
 window.addEventListener('footrest:unauthenticated', () => {
@@ -188,6 +197,7 @@ logoutBtn.addEventListener('click', () => {
 /** After login or setup: load the config again and go on. */
 export async function start(next) {
   config = null;
+  moveFocus = true;
   if (next && location.hash !== next) location.hash = next;
   else await route();
 }
