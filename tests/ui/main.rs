@@ -3,6 +3,7 @@
 //! `tests/ui/scenarios/<name>.mjs`; screenshots land in `target/ui-artifacts/<name>/`.
 //! `bash tests/run.sh --deps-only` installs Chromium, Node.js and playwright-core.
 
+mod a11y;
 mod auth;
 mod backup;
 #[path = "../integration/common.rs"]
