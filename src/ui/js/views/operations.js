@@ -145,7 +145,7 @@ export async function render(main, params, ctx) {
     const la = new AbortController();
     logStreams.set(ref, la);
     btn.setAttribute('aria-expanded', 'true');
-    const pre = h('pre.log', { tabindex: 0, 'aria-label': `${label.replace('Show ', '')} of operation ${op.id}` });
+    const pre = h('pre.log', { role: 'log', tabindex: 0, 'aria-label': `${label.replace('Show ', '')} of operation ${op.id}` });
     const note = h('p.muted', { 'aria-live': 'polite' }, 'Loading…');
     clear(box).append(pre, note);
     const dec = new TextDecoder();
