@@ -6,7 +6,8 @@
 //! Where: `SSL_CERT_FILE` if set (as OpenSSL and Go read it), else the first bundle that exists
 //! of [`BUNDLES`] (Debian/Ubuntu/Alpine/OpenWrt's `ca-bundle`/Synology, Fedora/RHEL, openSUSE,
 //! others), else every `*.crt`/`*.pem` file of `SSL_CERT_DIR` or `/etc/ssl/certs` (OpenWrt's
-//! `ca-certificates` package installs one file per certificate).
+//! `ca-certificates` package installs one file per certificate). The `bundled-roots` feature
+//! adds Mozilla's roots to the binary as the fallback when none of these exist.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -137,20 +138,30 @@ pub fn system_roots() -> Result<Vec<Vec<u8>>, NoCaCertificates> {
 /// used (an error names where they were looked for), none otherwise (a plain-http client
 /// that is redirected to https then fails the certificate check instead of using
 /// certificates it was not given).
+///
+/// With the `bundled-roots` feature, a system without a CA bundle gets Mozilla's roots built into
+/// the binary instead of the error.
 #[cfg(feature = "tls")]
 pub fn tls_config(https: bool) -> Result<ureq::tls::TlsConfig, NoCaCertificates> {
     use ureq::tls::{Certificate, RootCerts, TlsConfig};
-    let roots = if https {
-        system_roots()?
-            .iter()
-            .map(|der| Certificate::from_der(der).to_owned())
-            .collect()
-    } else {
-        Vec::new()
+    let roots = match https.then(system_roots) {
+        None => RootCerts::new_with_certs(&[]),
+        Some(Ok(ders)) => {
+            let certs: Vec<_> = ders
+                .iter()
+                .map(|der| Certificate::from_der(der).to_owned())
+                .collect();
+            RootCerts::new_with_certs(&certs)
+        }
+        #[cfg(feature = "bundled-roots")]
+        Some(Err(e)) => {
+            log::debug!("{e}; using the built-in roots");
+            RootCerts::WebPki
+        }
+        #[cfg(not(feature = "bundled-roots"))]
+        Some(Err(e)) => return Err(e),
     };
-    Ok(TlsConfig::builder()
-        .root_certs(RootCerts::new_with_certs(&roots))
-        .build())
+    Ok(TlsConfig::builder().root_certs(roots).build())
 }
 
 #[cfg(test)]
