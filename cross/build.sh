@@ -2,17 +2,26 @@
 # Builds static musl binaries of footrest for the devices it runs on, checks that each one starts
 # under qemu-user (`--version`), and prints a size table.
 #
-#   cross/build.sh [--no-tls] [--no-check] [TARGET...]
+#   cross/build.sh [--no-tls] [--no-check] [--panic-messages] [TARGET...]
 #
 # TARGET is a Rust target triple or a short name: x86_64, aarch64, armv7, armv6, mipsel
 # (default: all five). Binaries land in target/cross/<triple>/footrest (target/cross-notls/... with
 # --no-tls, which builds without the default `tls` feature).
 #
+# Panics: the binaries are built with -C panic=immediate-abort, so a panic (a bug) ends the
+# process at once (SIGILL on x86, SIGTRAP on arm) and prints nothing; the formatting and location data a panic
+# message needs cost 0.27 MB. --panic-messages builds with panic=abort instead: the message and
+# its source location are printed before the abort (as with a plain `cargo build --release`).
+#
 # Route (the only one that works with the toolchain this machine can fetch):
-#   - x86_64 and aarch64 musl: rustup's prebuilt std (`rustup target add`).
-#   - armv7, armv6 (Pi Zero/1) and mipsel: no prebuilt std is served, so std is built from
-#     rust-src with -Zbuild-std (RUSTC_BOOTSTRAP=1 on the stable toolchain). Rust's self-contained
-#     musl crt objects only ship with a prebuilt std, so those link with
+#   - std is built from rust-src for every target with -Zbuild-std (RUSTC_BOOTSTRAP=1 on the
+#     stable toolchain), with std's `optimize_for_size` feature instead of its default set (no
+#     `backtrace`: no symbolizer linked in) and without unwind tables (-C force-unwind-tables=no;
+#     nothing unwinds with panic=abort): 0.7 MB less than rustup's prebuilt std on x86_64
+#     (BENCHMARKS.md, Binary size).
+#   - x86_64 and aarch64 musl: rustup's target (`rustup target add`) still supplies Rust's
+#     self-contained musl crt objects and libc.
+#   - armv7, armv6 (Pi Zero/1) and mipsel: no prebuilt target is served, so those link with
 #     -C link-self-contained=no and take crt and libc from zig's musl instead.
 #   - mipsel is linked non-PIE (-C relocation-model=static): static-pie crashes at startup there.
 #   - cargo-zigbuild with ziglang (both from PyPI) is the linker and C compiler for every target.
@@ -27,12 +36,14 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 features=()
 outdir=$CARGO_TARGET_DIR/cross
 check=1
+panic=immediate-abort
 targets=()
 for a in "$@"; do
   case $a in
     --no-tls) features=(--no-default-features); outdir=$CARGO_TARGET_DIR/cross-notls ;;
     --no-check) check= ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --panic-messages) panic=abort ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     x86_64) targets+=(x86_64-unknown-linux-musl) ;;
     aarch64) targets+=(aarch64-unknown-linux-musl) ;;
     armv7) targets+=(armv7-unknown-linux-musleabihf) ;;
@@ -64,7 +75,7 @@ if [ -n "$check" ] && ! command -v qemu-aarch64-static >/dev/null 2>&1; then
 fi
 
 # --- per-target settings -------------------------------------------------------------------
-# prints: <prebuilt std: yes|no> <extra rustflags> <qemu command line, "-" for native>
+# prints: <rustup serves the target: yes|no> <extra rustflags> <qemu command line, "-" for native>
 settings() {
   case $1 in
     # musl targets link statically by default (crt-static).
@@ -80,16 +91,19 @@ settings() {
   esac
 }
 
+# std's features for -Zbuild-std; this replaces std's default set, which holds `backtrace`.
+std_features=optimize_for_size
 installed_targets=$(rustup target list --installed)
 rows=()
 for t in "${targets[@]}"; do
   IFS='|' read -r prebuilt flags qemu < <(settings "$t")
-  args=(zigbuild --release --locked --target "$t" "${features[@]}")
+  args=(zigbuild --release --locked --target "$t" "${features[@]}"
+        -Zbuild-std=std,panic_abort "-Zbuild-std-features=$std_features")
   if [ "$prebuilt" = yes ]; then
     grep -qx "$t" <<<"$installed_targets" || rustup target add "$t"
-  else
-    args+=(-Zbuild-std=std,panic_abort)
   fi
+  flags="-C force-unwind-tables=no $flags"
+  [ "$panic" = abort ] || flags="-Zunstable-options -C panic=immediate-abort $flags"
   var=CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$t")_RUSTFLAGS
   echo "=== $t"
   start=$(date +%s)

@@ -200,7 +200,15 @@ pub fn install(opts: &Options) -> Result<PathBuf, Error> {
     let _ = fs::remove_file(&tmp_archive);
     let _ = fs::remove_file(&tmp_bin);
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder();
+    #[cfg(feature = "tls")]
+    let config = config.tls_config(crate::ca::tls_config(base.starts_with("https://")).map_err(
+        |e| Error::Download {
+            url: base.clone(),
+            msg: e.to_string(),
+        },
+    )?);
+    let agent: ureq::Agent = config
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_global(Some(Duration::from_secs(1800)))
         .user_agent(concat!("footrest/", env!("CARGO_PKG_VERSION")))

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod ca;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;

@@ -32,6 +32,7 @@ Architecture: $arch
 Maintainer: footrest developers <footrest@localhost>
 Installed-Size: $size
 Depends: restic (>= 0.14), adduser
+Recommends: ca-certificates
 Section: admin
 Priority: optional
 Description: restic backup scheduler with Backrest's HTTP API

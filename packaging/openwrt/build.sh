@@ -33,6 +33,7 @@ Source: footrest
 License: Apache-2.0
 Section: utils
 Architecture: $arch
+Depends: ca-bundle
 Installed-Size: $(du -sb "$data" | cut -f1)
 Description: restic backup scheduler with Backrest's HTTP API, in a few MB of memory.
  Needs restic: opkg install restic, or run footrest install-restic.

@@ -173,7 +173,15 @@ pub fn send(req: &Request, timeouts: Timeouts) -> Result<u16, HttpError> {
     secrets.retain(|s| s.len() >= 4);
     let scrub = |text: &str| scrub(text, &secrets);
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder();
+    #[cfg(feature = "tls")]
+    let config = config.tls_config(crate::ca::tls_config(parsed.scheme == "https").map_err(
+        |e| HttpError::Connect {
+            target: target.clone(),
+            reason: e.to_string(),
+        },
+    )?);
+    let agent: ureq::Agent = config
         .timeout_global(Some(timeouts.total))
         .timeout_connect(Some(timeouts.connect.min(timeouts.total)))
         .http_status_as_error(false)
