@@ -12,7 +12,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 /// Cap for task logs (SPEC.md §6).
@@ -28,7 +28,8 @@ pub struct LogStore {
     dir: PathBuf,
 }
 
-static SEQ: AtomicU64 = AtomicU64::new(0);
+/// usize, not u64: 32-bit MIPS has no 64-bit atomics.
+static SEQ: AtomicUsize = AtomicUsize::new(0);
 
 impl LogStore {
     /// Opens the directory (the daemon, holding the data dir lock). `.live` markers left by a

@@ -126,7 +126,7 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
     }
     let mut secret = vec![0u8; SECRET_LEN];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
-    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
     let written = (|| {

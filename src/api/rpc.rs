@@ -375,11 +375,12 @@ fn backup(app: &Arc<App>, req: Request, body: &[u8]) {
 fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
     let slot = Arc::new(std::sync::Mutex::new(Some(req)));
     let for_worker = Arc::clone(&slot);
-    let op_id = Arc::new(std::sync::atomic::AtomicI64::new(0));
+    // A mutex, not an AtomicI64: 32-bit MIPS has no 64-bit atomics.
+    let op_id = Arc::new(std::sync::Mutex::new(0i64));
     let op_id_for_worker = Arc::clone(&op_id);
     let responder: crate::orchestrator::Responder = Box::new(move |result| {
         if let Some(req) = for_worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let id = op_id_for_worker.load(std::sync::atomic::Ordering::SeqCst);
+            let id = *op_id_for_worker.lock().unwrap_or_else(|p| p.into_inner());
             respond_unary(
                 req,
                 result.and_then(|()| {
@@ -399,7 +400,7 @@ fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
         .enqueue(task, priority::INTERACTIVE, None, Some(responder));
     match queued {
         Ok(id) => {
-            op_id.store(id, std::sync::atomic::Ordering::SeqCst);
+            *op_id.lock().unwrap_or_else(|p| p.into_inner()) = id;
             drop(guard);
         }
         Err(e) => {

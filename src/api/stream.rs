@@ -20,7 +20,7 @@ use base64::Engine;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use serde::Serialize;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub struct Streams {
 /// the oplog's lock held: it only clones an `Arc` into bounded queues.
 pub struct Hub {
     subscribers: Mutex<Vec<Subscriber>>,
-    next_id: AtomicU64,
+    next_id: AtomicUsize,
 }
 
 struct Subscriber {
@@ -88,7 +88,7 @@ impl Hub {
     pub fn new() -> Arc<Hub> {
         Arc::new(Hub {
             subscribers: Mutex::new(Vec::new()),
-            next_id: AtomicU64::new(1),
+            next_id: AtomicUsize::new(1),
         })
     }
 
@@ -99,7 +99,7 @@ impl Hub {
     /// A new subscriber with a queue of `capacity` changes.
     pub fn subscribe(self: &Arc<Self>, capacity: usize) -> Subscription {
         let (tx, rx) = crossbeam_channel::bounded(capacity);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) as u64;
         let overflowed = Arc::new(AtomicBool::new(false));
         self.lock().push(Subscriber {
             id,

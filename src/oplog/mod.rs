@@ -51,7 +51,8 @@ use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+// usize counters: 32-bit MIPS has no 64-bit atomics.
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use store::Store;
@@ -216,7 +217,7 @@ pub struct OpLog {
     opts: Options,
     state: RwLock<State>,
     listeners: RwLock<Vec<Listener>>,
-    damaged: AtomicU64,
+    damaged: AtomicUsize,
     /// Held for the log's lifetime: one writer per directory.
     _writer_lock: Option<File>,
 }
@@ -472,7 +473,7 @@ impl OpLog {
             opts,
             state: RwLock::new(st),
             listeners: RwLock::new(Vec::new()),
-            damaged: AtomicU64::new(scan.damaged),
+            damaged: AtomicUsize::new(scan.damaged as usize),
             _writer_lock: writer_lock,
         };
         if writable {
@@ -842,7 +843,7 @@ impl OpLog {
                 self.dir.display(),
                 lost.len()
             );
-            self.damaged.fetch_add(lost.len() as u64, Ordering::Relaxed);
+            self.damaged.fetch_add(lost.len(), Ordering::Relaxed);
             for id in &lost {
                 st.index.remove(*id);
                 st.hot.remove(id);
@@ -886,7 +887,7 @@ impl OpLog {
             segments: st.store.segs.len(),
             disk_bytes: st.store.total_bytes(),
             live_bytes: st.store.live_bytes(),
-            damaged_lines: self.damaged.load(Ordering::Relaxed),
+            damaged_lines: self.damaged.load(Ordering::Relaxed) as u64,
             index_heap_bytes: st.index.heap_bytes(),
             max_id: st.max_id,
             max_modno: st.max_modno,
