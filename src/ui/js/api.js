@@ -118,5 +118,24 @@ export async function stream(method, body, onMessage, signal) {
   }
 }
 
+/**
+ * Follows GetOperationEvents until `signal` aborts: each event goes to onEvent. When the stream
+ * breaks or ends, it waits 10 s, calls onResume (to reload what it may have missed) and
+ * reconnects; onDown(err) is called once per outage.
+ */
+export async function followEvents(onEvent, { signal, onResume, onDown }) {
+  let down = false;
+  while (!signal.aborted) {
+    try {
+      await stream('GetOperationEvents', {}, (ev) => { down = false; onEvent(ev); }, signal);
+    } catch (e) {
+      if (!signal.aborted && !down) onDown(e);
+      down = true;
+    }
+    await new Promise((r) => setTimeout(r, 10000));
+    if (!signal.aborted) onResume();
+  }
+}
+
 /** Backrest's 64-bit integers travel as strings; this reads them as numbers (ms, bytes). */
 export const num = (v) => (v === undefined || v === null || v === '' ? 0 : Number(v));

@@ -1,7 +1,7 @@
 // Dashboard: every plan and repo at a glance (last backup, next run, 30 days, bytes added),
 // overdue warnings, "Back up now"; kept current from the operation event stream.
 
-import { rpc, stream, num } from '../api.js';
+import { rpc, followEvents, num } from '../api.js';
 import { h, clear, append, fmtBytes, fmtTime, fmtAgo, statusBadge, statusText } from '../dom.js';
 
 const DAY = 86400e3;
@@ -263,22 +263,13 @@ export async function render(main, _params, ctx) {
   };
   drawAll();
   lastLoad = Date.now();
-  // The event stream, reconnected 10 s after it breaks (one alert per outage).
-  let down = false;
-  const follow = async () => {
-    while (alive) {
-      try {
-        await stream('GetOperationEvents', {}, (ev) => { down = false; onEvent(ev); }, ac.signal);
-      } catch (e) {
-        if (alive && !down) ctx.error(e, 'Live updates paused; trying again every 10 s');
-        down = true;
-      }
-      await new Promise((r) => setTimeout(r, 10000));
-      if (alive) load();
-    }
-  };
   await load();
-  follow();
+  // The event stream, reconnected 10 s after it breaks (one alert per outage).
+  followEvents(onEvent, {
+    signal: ac.signal,
+    onResume: load,
+    onDown: (e) => ctx.error(e, 'Live updates paused; trying again every 10 s'),
+  });
   return () => {
     alive = false;
     ac.abort();

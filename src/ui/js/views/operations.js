@@ -1,7 +1,7 @@
 // Operations: the history grouped by flow (a backup and what it triggered), newest first,
 // paged with lastN, filtered by plan/repo/flow, updated live; progress, cancel, logs.
 
-import { rpc, stream, num } from '../api.js';
+import { rpc, stream, followEvents, num } from '../api.js';
 import { h, clear, append, field, fmtBytes, fmtDuration, fmtTime, statusBadge, statusText } from '../dom.js';
 
 const PAGE = 100;
@@ -92,7 +92,6 @@ function when(op) {
 
 export async function render(main, params, ctx) {
   const ac = new AbortController();
-  let alive = true;
   const cfg = ctx.config || {};
   const plans = cfg.plans || [], repos = cfg.repos || [];
   const repo = repos.find((r) => r.id === params.repo);
@@ -296,24 +295,14 @@ export async function render(main, params, ctx) {
     if (dirty.size && !timer) timer = setTimeout(flush, 0);
   }, 5000);
 
-  // The event stream, reconnected 10 s after it breaks (one alert per outage).
-  let down = false;
-  const follow = async () => {
-    while (alive) {
-      try {
-        await stream('GetOperationEvents', {}, (ev) => { down = false; onEvent(ev); }, ac.signal);
-      } catch (e) {
-        if (alive && !down) ctx.error(e, 'Live updates paused; trying again every 10 s');
-        down = true;
-      }
-      await new Promise((r) => setTimeout(r, 10000));
-      if (alive) load();
-    }
-  };
   await load();
-  follow();
+  // The event stream, reconnected 10 s after it breaks (one alert per outage).
+  followEvents(onEvent, {
+    signal: ac.signal,
+    onResume: load,
+    onDown: (e) => ctx.error(e, 'Live updates paused; trying again every 10 s'),
+  });
   return () => {
-    alive = false;
     ac.abort();
     for (const a of logStreams.values()) a.abort();
     clearTimeout(timer);
