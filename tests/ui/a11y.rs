@@ -3,6 +3,7 @@
 
 use crate::common::{Daemon, Opts, PASSWORD, TempDir, basic_auth};
 use crate::scenario::run_scenario;
+use crate::setup::small_source;
 use serde_json::json;
 
 /// admin / footrest-demo (bcrypt, base64), as in tests/fixtures/backrest-config.json.
@@ -25,10 +26,7 @@ fn daemon_with_login() -> Daemon {
 #[test]
 fn every_view_passes_accessibility_checks_at_phone_and_desktop_in_light_and_dark() {
     let work = TempDir::new("ui-a11y");
-    let source = work.path().join("source");
-    std::fs::create_dir_all(source.join("sub")).unwrap();
-    std::fs::write(source.join("a.txt"), b"a small file\n").unwrap();
-    std::fs::write(source.join("sub/b.txt"), b"another one\n").unwrap();
+    let source = small_source(work.path());
     let fresh = Daemon::start();
     let d = daemon_with_login();
     d.ok(

@@ -2,8 +2,9 @@
 //! disk; the dashboard and operations views with a backup in them, at both widths and in both
 //! colour schemes.
 
-use crate::common::{Daemon, PASSWORD, TempDir};
+use crate::common::{Daemon, TempDir};
 use crate::scenario::{artifacts_dir, run_scenario};
+use crate::setup::{daemon_with_plan, small_source};
 use serde_json::json;
 use std::io::Read;
 use std::path::Path;
@@ -99,25 +100,8 @@ fn first_run_to_a_backup_with_live_progress_and_a_restored_and_downloaded_file()
 #[test]
 fn dashboard_and_operations_with_a_backup_at_phone_and_desktop_widths_in_light_and_dark() {
     let work = TempDir::new("ui-shots");
-    let source = work.path().join("source");
-    std::fs::create_dir_all(source.join("sub")).unwrap();
-    std::fs::write(source.join("a.txt"), b"a small file\n").unwrap();
-    std::fs::write(source.join("sub/b.txt"), b"another one\n").unwrap();
-    let d = Daemon::start();
-    let mut c = d.ok("GetConfig", json!({}));
-    c["instance"] = json!("ui-test");
-    c["auth"] = json!({"disabled": true});
-    d.ok("SetConfig", c);
-    d.ok(
-        "AddRepo",
-        json!({"repo": {"id": "local", "uri": work.path().join("repo"), "password": PASSWORD}}),
-    );
-    let mut c = d.ok("GetConfig", json!({}));
-    c["plans"] = json!([{
-        "id": "documents", "repo": "local", "paths": [source],
-        "schedule": {"cron": "0 2 * * *", "clock": "CLOCK_LOCAL"},
-    }]);
-    d.ok("SetConfig", c);
+    let source = small_source(work.path());
+    let d = daemon_with_plan(work.path(), &source);
     d.ok("Backup", json!({"value": "documents"}));
 
     run_scenario("dashboard-and-operations-screenshots", &d, &[]);

@@ -11,4 +11,5 @@ mod common;
 mod harness;
 mod plan_edit;
 mod scenario;
+mod setup;
 mod smoke;

@@ -1,30 +1,16 @@
 //! The plan editor refuses what the daemon refuses, shows why next to the field, and leaves
 //! the config alone.
 
-use crate::common::{Daemon, PASSWORD, TempDir, int};
+use crate::common::{TempDir, int};
 use crate::scenario::run_scenario;
+use crate::setup::{daemon_with_plan, small_source};
 use serde_json::json;
 
 #[test]
 fn invalid_cron_shows_error_next_to_schedule_and_saves_nothing() {
     let work = TempDir::new("ui-cron");
-    let source = work.path().join("source");
-    std::fs::create_dir_all(&source).unwrap();
-    let d = Daemon::start();
-    let mut c = d.ok("GetConfig", json!({}));
-    c["instance"] = json!("ui-test");
-    c["auth"] = json!({"disabled": true});
-    d.ok("SetConfig", c);
-    d.ok(
-        "AddRepo",
-        json!({"repo": {"id": "local", "uri": work.path().join("repo"), "password": PASSWORD}}),
-    );
-    let mut c = d.ok("GetConfig", json!({}));
-    c["plans"] = json!([{
-        "id": "documents", "repo": "local", "paths": [source],
-        "schedule": {"cron": "0 2 * * *", "clock": "CLOCK_LOCAL"},
-    }]);
-    d.ok("SetConfig", c);
+    let source = small_source(work.path());
+    let d = daemon_with_plan(work.path(), &source);
 
     let before = std::fs::read(d.config_path()).unwrap();
     let modno = int(&d.ok("GetConfig", json!({}))["modno"]);
