@@ -117,24 +117,28 @@ pub enum OpKind {
 }
 
 impl OpKind {
-    /// The kind from which `operation_*` members are present, in the order of the proto's
-    /// oneof: backup, index snapshot, forget, prune, restore, stats, run hook, check, run command.
+    /// Every kind, numbered in the order of the proto's oneof, with 0 for none: backup, index
+    /// snapshot, forget, prune, restore, stats, run hook, check, run command. The oplog's index
+    /// stores these numbers.
+    pub const NUMBERED: [OpKind; 10] = [
+        OpKind::None,
+        OpKind::Backup,
+        OpKind::IndexSnapshot,
+        OpKind::Forget,
+        OpKind::Prune,
+        OpKind::Restore,
+        OpKind::Stats,
+        OpKind::RunHook,
+        OpKind::Check,
+        OpKind::RunCommand,
+    ];
+
+    /// The kind from which `operation_*` members are present, in the oneof's order.
     pub fn from_present(present: [bool; 9]) -> OpKind {
-        const KINDS: [OpKind; 9] = [
-            OpKind::Backup,
-            OpKind::IndexSnapshot,
-            OpKind::Forget,
-            OpKind::Prune,
-            OpKind::Restore,
-            OpKind::Stats,
-            OpKind::RunHook,
-            OpKind::Check,
-            OpKind::RunCommand,
-        ];
         present
             .iter()
             .position(|p| *p)
-            .map_or(OpKind::None, |i| KINDS[i])
+            .map_or(OpKind::None, |i| OpKind::NUMBERED[i + 1])
     }
 }
 

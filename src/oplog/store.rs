@@ -499,21 +499,8 @@ pub struct Checkpoint {
 }
 
 fn kind_number(k: OpKind) -> u8 {
-    KINDS.iter().position(|x| *x == k).unwrap_or(0) as u8
+    OpKind::NUMBERED.iter().position(|x| *x == k).unwrap_or(0) as u8
 }
-
-const KINDS: [OpKind; 10] = [
-    OpKind::None,
-    OpKind::Backup,
-    OpKind::IndexSnapshot,
-    OpKind::Forget,
-    OpKind::Prune,
-    OpKind::Restore,
-    OpKind::Stats,
-    OpKind::RunHook,
-    OpKind::Check,
-    OpKind::RunCommand,
-];
 
 /// Reads the checkpoint body while computing its CRC.
 struct Reader<R> {
@@ -580,7 +567,7 @@ pub fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
             repo_guid: c.string()?,
             plan_id: c.string()?,
             instance_id: c.string()?,
-            kind: *KINDS.get(c.u8()? as usize)?,
+            kind: *OpKind::NUMBERED.get(c.u8()? as usize)?,
         });
     }
     let n = c.u64()?;
