@@ -8,19 +8,19 @@ use std::io::{self, Read};
 use tiny_http::{Method, Request, Response};
 
 /// One file of the UI as build.rs compiled it.
-pub struct Asset {
+pub struct Asset<'a> {
     /// URL path, `/ui/<file under src/ui>`.
-    pub path: &'static str,
-    pub mime: &'static str,
+    pub path: &'a str,
+    pub mime: &'a str,
     /// Quoted, from the uncompressed bytes.
-    pub etag: &'static str,
+    pub etag: &'a str,
     /// Uncompressed size.
     pub len: usize,
     /// The file, gzip-compressed.
-    pub gz: &'static [u8],
+    pub gz: &'a [u8],
 }
 
-pub static ASSETS: &[Asset] = include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
+pub static ASSETS: &[Asset<'static>] = include!(concat!(env!("OUT_DIR"), "/ui_assets.rs"));
 
 /// Where `/` leads.
 const INDEX: &str = "/ui/index.html";
@@ -30,7 +30,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The asset a path names, if any.
-pub fn find(path: &str) -> Option<&'static Asset> {
+pub fn find(path: &str) -> Option<&'static Asset<'static>> {
     let path = if path == "/" { INDEX } else { path };
     ASSETS.iter().find(|a| a.path == path)
 }
@@ -61,48 +61,50 @@ fn request_header(req: &Request, name: &str) -> Option<String> {
 }
 
 /// Debug builds only: with `FOOTREST_UI_DIR` set (to a checkout's `src/ui`), the files are read
-/// from there on every request, so the UI can be edited without rebuilding. Release builds
-/// always serve the compiled-in files.
+/// from there on every request, so the UI can be edited without rebuilding (a new file still
+/// needs a build, which gives it its MIME type). Release builds always serve the compiled-in
+/// files.
 #[cfg(debug_assertions)]
-fn from_dir(path: &str) -> Option<Asset> {
-    let dir = std::env::var_os("FOOTREST_UI_DIR")?;
-    let compiled = find(path);
-    let rel = if path == "/" {
-        "index.html"
-    } else {
-        path.strip_prefix("/ui/")?
-    };
-    if rel.split('/').any(|c| c == ".." || c.is_empty()) {
-        return None;
+struct DevFile {
+    mime: &'static str,
+    etag: String,
+    len: usize,
+    gz: Vec<u8>,
+}
+
+#[cfg(debug_assertions)]
+impl DevFile {
+    fn read(path: &str) -> Option<DevFile> {
+        let dir = std::env::var_os("FOOTREST_UI_DIR")?;
+        let compiled = find(path)?;
+        let rel = compiled.path.strip_prefix("/ui/")?;
+        let raw = std::fs::read(std::path::Path::new(&dir).join(rel)).ok()?;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &raw).ok()?;
+        Some(DevFile {
+            mime: compiled.mime,
+            etag: format!("\"dev-{}-{}\"", raw.len(), crate::util::now_ms()),
+            len: raw.len(),
+            gz: gz.finish().ok()?,
+        })
     }
-    let raw = std::fs::read(std::path::Path::new(&dir).join(rel)).ok()?;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    io::Write::write_all(&mut gz, &raw).ok()?;
-    let gz = gz.finish().ok()?;
-    let mime = compiled
-        .map(|a| a.mime)
-        .unwrap_or(match rel.rsplit('.').next() {
-            Some("js") => "text/javascript; charset=utf-8",
-            Some("css") => "text/css; charset=utf-8",
-            Some("html") => "text/html; charset=utf-8",
-            Some("svg") => "image/svg+xml",
-            _ => "application/octet-stream",
-        });
-    let etag = format!("\"dev-{}-{}\"", raw.len(), crate::util::now_ms());
-    Some(Asset {
-        path: "",
-        mime,
-        etag: Box::leak(etag.into_boxed_str()),
-        len: raw.len(),
-        gz: Box::leak(gz.into_boxed_slice()),
-    })
+
+    fn asset(&self) -> Asset<'_> {
+        Asset {
+            path: "",
+            mime: self.mime,
+            etag: &self.etag,
+            len: self.len,
+            gz: &self.gz,
+        }
+    }
 }
 
 /// Answers a GET or HEAD for a UI path.
 pub fn serve(req: Request, path: &str) {
     #[cfg(debug_assertions)]
-    if let Some(asset) = from_dir(path) {
-        return serve_asset(req, &asset);
+    if let Some(file) = DevFile::read(path) {
+        return serve_asset(req, &file.asset());
     }
     let Some(asset) = find(path) else {
         let e = ApiError::not_found(format!("no such path: {path}"));
