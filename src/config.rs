@@ -226,6 +226,16 @@ pub struct RetentionPolicy {
 
 impl RetentionPolicy {
     /// restic forget's `--keep-*` flags; None when nothing is to be forgotten (keep all/unset).
+    /// How many of the newest snapshots the policy keeps whatever their times: a forget over
+    /// this many or fewer removes nothing (every rule keeps at least the newest snapshot).
+    pub fn always_kept(&self) -> usize {
+        let last = self
+            .policy_keep_last_n
+            .or_else(|| self.policy_time_bucketed.as_ref().map(|b| b.keep_last_n))
+            .unwrap_or(0);
+        usize::try_from(last).unwrap_or(0).max(1)
+    }
+
     pub fn forget_flags(&self) -> Option<Vec<String>> {
         if self.policy_keep_all == Some(true) {
             return None;

@@ -18,6 +18,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
@@ -508,6 +509,39 @@ impl Restic {
         Ok(raw.into_iter().map(RawSnapshot::into_snapshot).collect())
     }
 
+    /// `restic snapshots --json` of the given ids (full or short) only.
+    pub fn snapshots_by_id(&self, ids: &[&str]) -> Result<Vec<ResticSnapshot>, ResticError> {
+        let mut args = vec!["snapshots", "--json", "--no-lock"];
+        args.extend(ids);
+        let out = self.output(&args, None)?;
+        let raw: Vec<RawSnapshot> = serde_json::from_str(out.trim())
+            .map_err(|e| ResticError::Output(format!("snapshots: {e}")))?;
+        Ok(raw.into_iter().map(RawSnapshot::into_snapshot).collect())
+    }
+
+    /// The full id of a snapshot named by a short one, read from a local repository's
+    /// `snapshots/` directory (each file there is named by its snapshot's full id) without
+    /// starting restic. None for other backends or when the prefix is not unique.
+    pub fn local_full_id(&self, short: &str) -> Option<String> {
+        let uri = &self.repo.uri;
+        let dir = uri.strip_prefix("local:").unwrap_or(uri);
+        if !dir.starts_with('/') || short.is_empty() {
+            return None;
+        }
+        let mut found = None;
+        for entry in std::fs::read_dir(Path::new(dir).join("snapshots")).ok()? {
+            let name = entry.ok()?.file_name().into_string().ok()?;
+            if name.len() == 64
+                && name.starts_with(short)
+                && name.bytes().all(|b| b.is_ascii_hexdigit())
+                && found.replace(name).is_some()
+            {
+                return None;
+            }
+        }
+        found
+    }
+
     /// `restic forget --json`; returns the snapshots it removed.
     pub fn forget(
         &self,
@@ -630,7 +664,9 @@ pub fn truncate_start(s: &str, max: usize) -> String {
 #[derive(Debug, PartialEq)]
 pub enum BackupEvent {
     Status(BackupProgressStatusEntry),
-    Summary(BackupProgressSummary, bool),
+    /// The summary, whether it was a dry run, and when the backup started (restic ≥ 0.17:
+    /// the new snapshot's own time).
+    Summary(BackupProgressSummary, bool, Option<i64>),
     Error(BackupProgressError),
     ExitError(i32, String),
     /// Not JSON, or a message type footrest does not use: goes to the log.
@@ -753,9 +789,11 @@ pub fn parse_backup_line(line: &str) -> BackupEvent {
         Ok(RawBackupLine::Summary(s)) => {
             let dry_run = s.dry_run;
             let snapshot_id = s.snapshot_id.clone();
+            let start = parse_rfc3339_ms(&s.backup_start);
             BackupEvent::Summary(
                 BackupProgressSummary::of_snapshot(s.into_summary(), snapshot_id),
                 dry_run,
+                start,
             )
         }
         Ok(RawBackupLine::Error {
@@ -1025,7 +1063,7 @@ mod tests {
         // restic 0.14: short id, no backup_start.
         let old = r#"{"message_type":"summary","files_new":2,"data_added":301764,"total_duration":0.22,"snapshot_id":"32f10d19"}"#;
         match parse_backup_line(old) {
-            BackupEvent::Summary(s, false) => {
+            BackupEvent::Summary(s, false, None) => {
                 assert_eq!(s.snapshot_id, "32f10d19");
                 assert_eq!(s.data_added, 301764);
             }

@@ -21,3 +21,64 @@ pub fn hostname() -> String {
     let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
 }
+
+/// The name of the user this process runs as (what restic records in a snapshot), or "".
+pub fn username() -> String {
+    let mut pw: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 4096];
+    let mut out: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: pw, buf and out are valid for the call; getpwuid_r writes the strings into buf.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pw,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &mut out,
+        )
+    };
+    if rc != 0 || out.is_null() || pw.pw_name.is_null() {
+        return String::new();
+    }
+    // SAFETY: pw_name points into buf, NUL-terminated by getpwuid_r.
+    unsafe { std::ffi::CStr::from_ptr(pw.pw_name) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A path as restic records it in a snapshot: absolute (against the current directory) and
+/// cleaned lexically (`.`, `..`, repeated and trailing slashes removed), as Go's filepath.Abs.
+pub fn absolute_clean(path: &str) -> String {
+    let joined = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        match std::env::current_dir() {
+            Ok(d) => format!("{}/{path}", d.display()),
+            Err(_) => return path.to_string(),
+        }
+    };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::absolute_clean;
+
+    #[test]
+    fn paths_are_cleaned_as_restic_records_them() {
+        assert_eq!(absolute_clean("/tmp/aa/../zz/"), "/tmp/zz");
+        assert_eq!(absolute_clean("//a/./b//c"), "/a/b/c");
+        assert_eq!(absolute_clean("/../x"), "/x");
+        assert_eq!(absolute_clean("/"), "/");
+    }
+}

@@ -1,12 +1,12 @@
 //! The backup flow (SPEC.md §6 steps 2–8): parent, path checks, `restic backup` with
 //! progress, the result, the plan's retention, and the index of the new snapshot.
 
-use super::{Failure, Orchestrator, index_into};
+use super::{Failure, Orchestrator, index_one, mark_forgotten};
 use crate::api::{ApiError, Code};
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
     BackupProgressEntry, BackupProgressSummary, OpSelector, Operation, OperationForget,
-    OperationStatus,
+    OperationStatus, ResticSnapshot, SnapshotSummary,
 };
 use crate::restic::{BackupEvent, CancelHandle, Restic, ResticError, parse_backup_line};
 use crate::util::now_ms;
@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 
 const NOTHING_NEW: &str = "No snapshot added, possibly due to no changes in the source data.";
 
+/// restic's summary of a backup, whether it was a dry run, and the snapshot's time.
+type Summary = (BackupProgressSummary, bool, Option<i64>);
+
 /// Up to this many distinct file errors are kept on a backup operation.
 const MAX_BACKUP_ERRORS: usize = 20;
 
@@ -24,8 +27,9 @@ impl Orchestrator {
     ///
     /// restic costs about a second per start on small machines (it opens the repository and
     /// derives the key each time), so the flow runs it as few times as it can: the parent comes
-    /// from the history when it is there, and one `snapshots` listing after the backup serves
-    /// both the full snapshot id (restic 0.14 prints a short one) and the index.
+    /// from the history when it is there, the new snapshot's index entry is built from what the
+    /// backup reported (`new_snapshot`), and the retention forget runs only when the policy can
+    /// remove something.
     pub(super) fn run_backup_flow(
         &self,
         op_id: i64,
@@ -53,23 +57,19 @@ impl Orchestrator {
             Ok((plan, repo, restic, done))
         });
         let (status, message, code, follow_up) = match outcome {
-            Ok((plan, repo, restic, (status, mut message, snapshot))) => {
-                let mut listing = None;
-                if let Some(short) = snapshot {
-                    match restic.snapshots(None) {
-                        Ok(list) => {
-                            let full = list
-                                .iter()
-                                .find(|x| x.id.starts_with(&short))
-                                .map(|x| x.id.clone())
-                                .unwrap_or(short);
-                            set_snapshot_id(&mut op, &full);
-                            listing = Some(list);
+            Ok((plan, repo, restic, (status, mut message, saved))) => {
+                let mut made = None;
+                if let Some(saved) = saved {
+                    match self.new_snapshot(&config, plan, &restic, &op, &saved) {
+                        Ok(snap) => {
+                            set_snapshot_id(&mut op, &snap.id);
+                            made = Some(snap);
                         }
                         Err(e) => {
-                            set_snapshot_id(&mut op, &short);
+                            set_snapshot_id(&mut op, &saved.id);
                             message = format!(
-                                "snapshot {short} saved, but listing snapshots failed: {e}"
+                                "snapshot {} saved, but listing snapshots failed: {e}",
+                                saved.id
                             );
                         }
                     }
@@ -78,7 +78,7 @@ impl Orchestrator {
                     status,
                     message,
                     Code::Unknown,
-                    listing.map(|l| (plan, repo, restic, l)),
+                    made.map(|snap| (plan, repo, restic, snap)),
                 )
             }
             Err(f) => (f.status, f.message, f.code, None),
@@ -88,13 +88,14 @@ impl Orchestrator {
         op.unix_time_end_ms = now_ms();
         self.save(&mut op);
 
-        if let Some((plan, repo, restic, mut listing)) = follow_up {
+        if let Some((plan, repo, restic, snap)) = follow_up {
+            if let Err(e) = index_one(&self.env.oplog, repo, snap, op.flow_id) {
+                log::warn!("repo \"{}\": indexing the new snapshot: {e}", repo.id);
+            }
             let removed =
                 self.forget_after_backup(&config, plan, repo, &restic, op.flow_id, cancel);
-            listing.retain(|s| !removed.contains(&s.id));
-            let made_by = Some((op.snapshot_id.as_str(), op.flow_id));
-            if let Err(e) = index_into(&self.env.oplog, repo, listing, made_by) {
-                log::warn!("repo \"{}\": indexing snapshots: {e}", repo.id);
+            if let Err(e) = mark_forgotten(&self.env.oplog, repo, &removed) {
+                log::warn!("repo \"{}\": recording forgotten snapshots: {e}", repo.id);
             }
         }
 
@@ -141,7 +142,7 @@ impl Orchestrator {
         restic: &Restic,
         dry_run: bool,
         cancel: &CancelHandle,
-    ) -> Result<(OperationStatus, String, Option<String>), Failure> {
+    ) -> Result<(OperationStatus, String, Option<Saved>), Failure> {
         if repo.auto_unlock
             && let Err(e) = restic.unlock()
         {
@@ -196,7 +197,7 @@ impl Orchestrator {
                 .map(|s| s.id))
         };
         let remembered = self.parent_from_history(config, plan, repo);
-        let parent = match &remembered {
+        let mut parent = match &remembered {
             Some(p) => Some(p.clone()),
             None => from_restic()?,
         };
@@ -210,7 +211,10 @@ impl Orchestrator {
                 plan.id,
                 &p[..8]
             );
-            let parent = from_restic()?;
+            if let Err(e) = mark_forgotten(&self.env.oplog, repo, std::slice::from_ref(p)) {
+                log::warn!("repo \"{}\": recording the forgotten parent: {e}", repo.id);
+            }
+            parent = from_restic()?;
             run = self.run_backup(op, restic, &args, parent.as_deref(), cancel);
         }
         let had_parent = parent.is_some();
@@ -221,7 +225,7 @@ impl Orchestrator {
             }
             Err(e) => return Err(self.failure(e, cancel)),
         };
-        let Some((s, is_dry_run)) = summary else {
+        let Some((s, is_dry_run, start_ms)) = summary else {
             return Err(Failure::new(
                 Code::Unknown,
                 "no summary event found".to_string(),
@@ -270,7 +274,12 @@ impl Orchestrator {
         if snapshot_id.is_empty() {
             return Ok((status, NOTHING_NEW.into(), None));
         }
-        Ok((status, message, Some(snapshot_id)))
+        let saved = Saved {
+            id: snapshot_id,
+            start_ms,
+            parent,
+        };
+        Ok((status, message, Some(saved)))
     }
 
     /// One `restic backup` run: progress into the operation, file errors collected. Returns
@@ -282,7 +291,7 @@ impl Orchestrator {
         args: &[String],
         parent: Option<&str>,
         cancel: &CancelHandle,
-    ) -> Result<(i32, Option<(BackupProgressSummary, bool)>), ResticError> {
+    ) -> Result<(i32, Option<Summary>), ResticError> {
         let mut args = args.to_vec();
         if let Some(p) = parent {
             args.extend(["--parent".into(), p.to_string()]);
@@ -311,7 +320,13 @@ impl Orchestrator {
                         }
                     }
                 }
-                BackupEvent::Summary(s, is_dry_run) => summary = Some((s, is_dry_run)),
+                BackupEvent::Summary(s, is_dry_run, start) => {
+                    // restic 0.14 prints no start time: the summary arrives at the end, after
+                    // its total duration.
+                    let start =
+                        start.unwrap_or_else(|| now_ms() - (s.total_duration * 1000.0) as i64);
+                    summary = Some((s, is_dry_run, Some(start)))
+                }
                 BackupEvent::Error(e) => {
                     let b = op.operation_backup.get_or_insert_with(Default::default);
                     if b.errors.len() < MAX_BACKUP_ERRORS && !b.errors.contains(&e) {
@@ -355,6 +370,15 @@ impl Orchestrator {
             .and_then(|f| f.schedule.as_ref())
             .is_some_and(|s| !s.is_disabled());
         if repo_schedule_on {
+            return Vec::new();
+        }
+        if let Some(known) = self.plan_snapshot_count(config, plan, repo)
+            && known <= retention.always_kept()
+        {
+            log::debug!(
+                "plan \"{}\": {known} snapshot(s), retention keeps them all: no forget",
+                plan.id
+            );
             return Vec::new();
         }
         let mut op = Operation {
@@ -406,6 +430,136 @@ impl Orchestrator {
         let done = Some(op.status);
         self.inline_forget_hooks(config, plan, repo, &mut op, done, cancel);
         removed_ids
+    }
+}
+
+/// What `restic backup` reported of the snapshot it saved.
+struct Saved {
+    /// Full (restic ≥ 0.17) or short (0.14) id.
+    id: String,
+    /// The snapshot's time: restic ≥ 0.17 reports it; for 0.14 it is estimated from the
+    /// summary's duration.
+    start_ms: Option<i64>,
+    /// The parent footrest passed; None when restic chose one itself.
+    parent: Option<String>,
+}
+
+/// Backup flags that change what restic records in the snapshot (host, time, tags, sources):
+/// with one of these the new snapshot is read back from restic instead of built here.
+fn flags_change_snapshot(plan: &Plan) -> bool {
+    const SHAPING: [&str; 6] = ["--host", "-H", "--time", "--tag", "--stdin", "--files-from"];
+    plan.backup_flags.iter().any(|f| {
+        crate::restic::split_words(f)
+            .unwrap_or_default()
+            .iter()
+            .any(|w| SHAPING.iter().any(|p| w.starts_with(p)))
+    })
+}
+
+impl Orchestrator {
+    /// The snapshot the backup just saved, as its index entry.
+    ///
+    /// Without another restic start where possible: the full id comes from the backup summary
+    /// (restic ≥ 0.17) or, for restic 0.14's short id, from a local repository's `snapshots/`
+    /// directory; host, user, paths, tags and parent are what footrest passed; the time is the
+    /// summary's. Such an entry has no tree id (restic does not report it); the next full
+    /// listing of the repo (an index, forget or prune task) fills it in. Otherwise (a remote
+    /// repository with restic 0.14, flags that shape the snapshot, no parent passed) one
+    /// `restic snapshots <id>` reads it back.
+    fn new_snapshot(
+        &self,
+        config: &Config,
+        plan: &Plan,
+        restic: &Restic,
+        op: &Operation,
+        saved: &Saved,
+    ) -> Result<ResticSnapshot, ResticError> {
+        let full = if saved.id.len() == 64 {
+            Some(saved.id.clone())
+        } else {
+            restic.local_full_id(&saved.id)
+        };
+        let summary = op
+            .operation_backup
+            .as_ref()
+            .and_then(|b| b.last_status.as_ref())
+            .and_then(|l| l.summary.as_ref());
+        if let (Some(id), Some(time), Some(parent), false) = (
+            full,
+            saved.start_ms,
+            &saved.parent,
+            flags_change_snapshot(plan),
+        ) {
+            let mut paths: Vec<String> = plan
+                .paths
+                .iter()
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| crate::util::absolute_clean(p))
+                .collect();
+            paths.sort();
+            return Ok(ResticSnapshot {
+                id,
+                unix_time_ms: time,
+                hostname: crate::util::hostname(),
+                username: crate::util::username(),
+                tree: String::new(),
+                parent: parent.clone(),
+                paths,
+                tags: vec![
+                    format!("plan:{}", plan.id),
+                    format!("created-by:{}", config.instance),
+                ],
+                summary: summary.map(snapshot_summary),
+            });
+        }
+        let listed = restic.snapshots_by_id(&[&saved.id])?;
+        let mut snap = listed
+            .into_iter()
+            .find(|s| s.id.starts_with(&saved.id))
+            .ok_or_else(|| ResticError::Output(format!("snapshot {} not listed", saved.id)))?;
+        if snap.summary.is_none() {
+            snap.summary = summary.map(snapshot_summary);
+        }
+        Ok(snap)
+    }
+
+    /// How many of the plan's snapshots in this repo the history knows and has not seen
+    /// forgotten.
+    fn plan_snapshot_count(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<usize> {
+        let sel = OpSelector {
+            plan_id: Some(plan.id.clone()),
+            repo_guid: Some(repo.guid.clone()),
+            instance_id: Some(config.instance.clone()),
+            ..Default::default()
+        };
+        let ops = self.env.oplog.query(&sel, 0).ok()?;
+        Some(
+            ops.iter()
+                .filter(|o| {
+                    o.operation_index_snapshot
+                        .as_ref()
+                        .is_some_and(|i| !i.forgot)
+                })
+                .count(),
+        )
+    }
+}
+
+/// The snapshot summary (what restic ≥ 0.17 stores in the snapshot) of a backup summary.
+fn snapshot_summary(s: &BackupProgressSummary) -> SnapshotSummary {
+    SnapshotSummary {
+        files_new: s.files_new,
+        files_changed: s.files_changed,
+        files_unmodified: s.files_unmodified,
+        dirs_new: s.dirs_new,
+        dirs_changed: s.dirs_changed,
+        dirs_unmodified: s.dirs_unmodified,
+        data_blobs: s.data_blobs,
+        tree_blobs: s.tree_blobs,
+        data_added: s.data_added,
+        total_files_processed: s.total_files_processed,
+        total_bytes_processed: s.total_bytes_processed,
+        total_duration: s.total_duration,
     }
 }
 

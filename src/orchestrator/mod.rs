@@ -14,7 +14,7 @@ mod restore;
 mod run_command;
 pub mod scheduler;
 
-pub use index::index_into;
+pub use index::{index_into, index_one, mark_forgotten};
 pub use restore::RestoreSpec;
 
 use crate::api::{ApiError, Code};

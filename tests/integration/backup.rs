@@ -148,7 +148,11 @@ fn keep_last_one_leaves_one_snapshot_and_the_forget_lists_the_other() {
         .iter()
         .filter(|o| o.get("operationForget").is_some())
         .collect();
-    assert_eq!(forgets.len(), 2, "a forget after each backup");
+    assert_eq!(
+        forgets.len(),
+        1,
+        "no forget after the first backup (one snapshot: nothing the policy can remove)"
+    );
     let last = forgets.last().unwrap();
     assert_eq!(last["status"], "STATUS_SUCCESS");
     assert_eq!(
@@ -431,4 +435,182 @@ fn skip_if_unchanged_adds_no_snapshot_when_nothing_changed() {
     std::fs::write(src.join("changed.txt"), b"new").unwrap();
     d.ok("Backup", json!({"value": "plan1"}));
     assert_eq!(snapshot_ids(&repo).len(), 2, "a change is backed up");
+}
+
+/// restic's own record of a snapshot, from `restic snapshots --json`.
+fn listed_snapshot(repo: &std::path::Path, id: &str) -> Value {
+    let out = restic(repo, &["snapshots", "--json", "--no-lock", id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v[0].clone()
+}
+
+fn index_op_of(d: &Daemon, id: &str) -> Value {
+    d.operations(json!({"selector": {"snapshotId": id}}))
+        .into_iter()
+        .find(|o| o.get("operationIndexSnapshot").is_some())
+        .unwrap_or_else(|| panic!("no index entry for {id}\n{}", d.log()))
+}
+
+#[test]
+fn the_index_entry_a_backup_answers_with_matches_what_restic_recorded() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    std::fs::write(s.src.join("new.txt"), b"changed").unwrap();
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let ops = s.d.operations(json!({"selector": {"planId": "plan1"}}));
+    let backup = ops
+        .iter()
+        .rfind(|o| o.get("operationBackup").is_some())
+        .unwrap();
+    let id = backup["snapshotId"].as_str().unwrap().to_string();
+    assert!(is_full_id(&backup["snapshotId"]), "{backup}");
+    let entry = index_op_of(&s.d, &id);
+    assert_eq!(
+        entry["flowId"], backup["flowId"],
+        "indexed in the backup's flow"
+    );
+    let ours = &entry["operationIndexSnapshot"]["snapshot"];
+    let listed = listed_snapshot(&s.repo, &id);
+    assert_eq!(ours["id"], listed["id"]);
+    for (a, b) in [
+        ("hostname", "hostname"),
+        ("username", "username"),
+        ("paths", "paths"),
+        ("tags", "tags"),
+        ("parent", "parent"),
+    ] {
+        assert_eq!(ours[a], listed[b], "{a}: ours {ours}\nrestic's {listed}");
+    }
+    let listed_ms = footrest::restic::parse_rfc3339_ms(listed["time"].as_str().unwrap()).unwrap();
+    let ours_ms = int(&ours["unixTimeMs"]);
+    if restic_minor() >= 17 {
+        assert_eq!(
+            ours_ms, listed_ms,
+            "restic >= 0.17 reports the snapshot's time"
+        );
+    } else {
+        assert!(
+            (ours_ms - listed_ms).abs() < 3000,
+            "estimated time {ours_ms} vs {listed_ms}"
+        );
+    }
+    assert_eq!(
+        int(&ours["summary"]["filesNew"]),
+        1,
+        "the backup's summary is kept on the entry: {ours}"
+    );
+
+    // A full listing (the index task) replaces the entry with restic's own record.
+    s.d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_INDEX_SNAPSHOTS"}),
+    );
+    let entry = index_op_of(&s.d, &id);
+    let ours = &entry["operationIndexSnapshot"]["snapshot"];
+    assert_eq!(ours["tree"], listed["tree"]);
+    assert_eq!(int(&ours["unixTimeMs"]), listed_ms);
+    assert_eq!(int(&entry["unixTimeStartMs"]), listed_ms);
+    assert_eq!(int(&ours["summary"]["filesNew"]), 1);
+    let all = s.d.operations(json!({"selector": {"snapshotId": id}}));
+    assert_eq!(
+        all.iter()
+            .filter(|o| o.get("operationIndexSnapshot").is_some())
+            .count(),
+        1,
+        "indexed once"
+    );
+}
+
+#[test]
+fn a_backup_with_a_known_parent_starts_restic_only_for_the_backup() {
+    let work = TempDir::new("count");
+    let calls = work.path().join("calls");
+    let wrapper = work.path().join("restic-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            restic_bin()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = work.path().join("src");
+    make_source(&src);
+    let repo = work.path().join("repo");
+    let d = Daemon::start_with(Opts {
+        restic: wrapper.to_str().unwrap().into(),
+        ..Default::default()
+    });
+    add_repo(&d, "repo1", &repo);
+    set_plans(
+        &d,
+        vec![
+            json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()],
+                    "retention": {"policyKeepLastN": 5}}),
+        ],
+    );
+    d.ok("Backup", json!({"value": "plan1"}));
+    std::fs::write(src.join("new.txt"), b"changed").unwrap();
+    let before = std::fs::read_to_string(&calls).unwrap().lines().count();
+    d.ok("Backup", json!({"value": "plan1"}));
+    let text = std::fs::read_to_string(&calls).unwrap();
+    let during: Vec<&str> = text.lines().skip(before).collect();
+    assert_eq!(
+        during,
+        ["backup"],
+        "one restic start: no listing, no forget while keep-last 5 keeps both snapshots"
+    );
+    let ops = d.operations(json!({"selector": {"planId": "plan1"}}));
+    let id = ops
+        .iter()
+        .rfind(|o| o.get("operationBackup").is_some())
+        .unwrap()["snapshotId"]
+        .clone();
+    assert!(
+        is_full_id(&id),
+        "full id without another restic start: {id}"
+    );
+    let (status, body) = d.rpc(
+        "ListSnapshots",
+        json!({"repoId": "repo1", "planId": "plan1"}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body["snapshots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["id"] == id)
+    );
+}
+
+#[test]
+fn retention_forget_runs_only_once_the_policy_can_remove_a_snapshot() {
+    let s = setup_with_plan(json!({"retention": {"policyKeepLastN": 2}}));
+    for i in 0..3 {
+        std::fs::write(s.src.join(format!("f{i}.txt")), format!("{i}")).unwrap();
+        s.d.ok("Backup", json!({"value": "plan1"}));
+    }
+    let ops = s.d.operations(json!({"selector": {"planId": "plan1"}}));
+    let forgets: Vec<&Value> = ops
+        .iter()
+        .filter(|o| o.get("operationForget").is_some())
+        .collect();
+    assert_eq!(forgets.len(), 1, "skipped at 1 and 2 snapshots, run at 3");
+    assert_eq!(
+        forgets[0]["operationForget"]["forget"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(snapshot_ids(&s.repo).len(), 2);
 }
