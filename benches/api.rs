@@ -2,8 +2,9 @@
 //!
 //! 1. Unary RPC latency: footrest's GetConfig and GetOperations vs a bare tiny_http server that
 //!    answers a fixed JSON body (the floor for this HTTP stack), same client, rounds interleaved.
-//! 2. A backup through footrest (Backup RPC, which also lists snapshots for the parent, indexes
-//!    and records history) vs the same `restic backup` run directly, rounds interleaved.
+//! 2. A backup through footrest (Backup RPC: parent from the history, backup, index entry from
+//!    the backup's report, history) vs the same `restic backup` run directly, and a plan whose
+//!    retention (keep-last 1) makes a forget follow each backup, rounds interleaved.
 //!
 //! Run: `cargo bench --bench api` (FOOTREST_BENCH_RESTIC selects the restic binary).
 
@@ -43,7 +44,12 @@ fn main() {
     );
     let config = c.post("/v1.Backrest/GetConfig", "{}");
     let mut config: serde_json::Value = serde_json::from_slice(&config).unwrap();
-    config["plans"] = serde_json::json!([{"id": "p", "repo": "r", "paths": [src]}]);
+    let src_f = work.join("src-forget");
+    make_source(&src_f, 4, 1 << 20);
+    config["plans"] = serde_json::json!([
+        {"id": "p", "repo": "r", "paths": [src]},
+        {"id": "pf", "repo": "r", "paths": [src_f], "retention": {"policyKeepLastN": 1}},
+    ]);
     c.post("/v1.Backrest/SetConfig", &config.to_string());
 
     println!(
@@ -84,7 +90,7 @@ fn main() {
         .args(["init"])
         .env("RESTIC_REPOSITORY", &direct_repo)
         .env("RESTIC_PASSWORD", PASSWORD));
-    let (mut t_direct, mut t_footrest) = (Vec::new(), Vec::new());
+    let (mut t_direct, mut t_footrest, mut t_forget) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..BACKUP_ROUNDS {
         // Change one file each round so both sides back up the same amount of new data.
         std::fs::write(
@@ -109,16 +115,35 @@ fn main() {
                 String::from_utf8_lossy(&body)
             );
         }));
+        std::fs::write(
+            src_f.join("f0.bin"),
+            pseudo_random(1 << 20, 2000 + round as u64),
+        )
+        .unwrap();
+        t_forget.push(time(|| {
+            let body = c.post("/v1.Backrest/Backup", r#"{"value":"pf"}"#);
+            assert_eq!(
+                body,
+                b"{}",
+                "backup failed: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }));
     }
+    let mg = median(&mut t_forget);
     let md = median(&mut t_direct);
     let mf = median(&mut t_footrest);
     println!("| run | median ms | ratio |");
     println!("|---|---|---|");
     println!("| restic backup directly | {:.0} | 1.00 |", ms(md));
     println!(
-        "| Backup RPC through footrest (parent lookup + backup + index) | {:.0} | {:.2} |",
+        "| Backup RPC through footrest (no forget: no retention) | {:.0} | {:.2} |",
         ms(mf),
         ratio(mf, md)
+    );
+    println!(
+        "| Backup RPC, 4 MiB plan with keep-last 1 (backup + forget each round) | {:.0} | — |",
+        ms(mg)
     );
     println!("(first round includes the initial full backup on both sides)");
 

@@ -372,15 +372,11 @@ impl Orchestrator {
         if repo_schedule_on {
             return Vec::new();
         }
-        if let Some(known) = self.plan_snapshot_count(config, plan, repo)
-            && known <= retention.always_kept()
-        {
-            log::debug!(
-                "plan \"{}\": {known} snapshot(s), retention keeps them all: no forget",
-                plan.id
-            );
-            return Vec::new();
-        }
+        // With no more snapshots than the policy always keeps, restic would remove nothing:
+        // the forget is recorded (and its hooks run) without starting restic.
+        let nothing_to_remove = self
+            .plan_snapshot_count(config, plan, repo)
+            .is_some_and(|known| known <= retention.always_kept());
         let mut op = Operation {
             flow_id,
             plan_id: plan.id.clone(),
@@ -411,7 +407,12 @@ impl Orchestrator {
             String::new(),
         ]);
         let mut removed_ids = Vec::new();
-        match restic.forget(&args, Some(cancel)) {
+        let result = if nothing_to_remove {
+            Ok(Vec::new())
+        } else {
+            restic.forget(&args, Some(cancel))
+        };
+        match result {
             Ok(removed) => {
                 op.status = OperationStatus::Success;
                 removed_ids = removed.iter().map(|s| s.id.clone()).collect();
