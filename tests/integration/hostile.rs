@@ -399,3 +399,42 @@ fn large_bodies_wait_for_the_buffer_budget_and_all_get_answers() {
     // The front door holds at most 8 MiB of bodies; the handlers hold a few more copies.
     assert!(peak_kb < 40 * 1024, "peak RSS {peak_kb} kB");
 }
+
+#[test]
+fn foreign_host_and_origin_are_refused_without_auth() {
+    let d = Daemon::start();
+    let req = |host: &str, origin: Option<&str>| {
+        let o = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        raw(
+            d.port,
+            format!(
+                "POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: {host}\r\n{o}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            )
+            .into_bytes(),
+        )
+    };
+    let (s, body) = req("attacker.example", None);
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("FOOTREST_ALLOWED_HOSTS"), "{body}");
+    assert_eq!(req(&format!("127.0.0.1:{}", d.port), None).0, 200);
+    assert_eq!(req(&format!("localhost:{}", d.port), None).0, 200);
+    assert_eq!(req("[::1]", None).0, 200);
+    let (s, body) = req("localhost", Some("http://attacker.example"));
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(req("localhost", Some("http://localhost:9898")).0, 200);
+    drop(d);
+    let d = Daemon::start_with(Opts {
+        env: vec![(
+            "FOOTREST_ALLOWED_HOSTS".into(),
+            "nas.lan, backup.home".into(),
+        )],
+        ..Default::default()
+    });
+    let (s, body) = raw(
+        d.port,
+        b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: NAS.lan:9898\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
+    );
+    assert_eq!(s, 200, "{body}");
+}
