@@ -62,7 +62,7 @@ fn raw(port: u16, bytes: Vec<u8>) -> (u16, String) {
 
 fn post(path: &str, body: &[u8]) -> Vec<u8> {
     let mut v = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -86,7 +86,7 @@ fn slow_and_idle_clients_do_not_starve_a_normal_client() {
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
             s.write_all(
-                b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+                b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
             )
             .unwrap();
             s
@@ -163,12 +163,15 @@ fn oversized_and_malformed_requests_get_a_clear_4xx() {
     assert!(body.contains("resource_exhausted"), "{body}");
     // 100 KB header.
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(100 * 1024)
     );
     assert_eq!(raw(port, big.into_bytes()).0, 431);
     // 10 KB URL.
-    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(10 * 1024));
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(10 * 1024)
+    );
     assert_eq!(raw(port, long.into_bytes()).0, 414);
     // Malformed heads.
     for (what, bytes, want) in [
