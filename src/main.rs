@@ -40,6 +40,8 @@ Options:
 Environment: FOOTREST_LOG=error|warn|info|debug sets the log level (default info).
   FOOTREST_HTTP_TIMEOUT_MS   idle timeout of HTTP connections (default 30000)
   FOOTREST_HTTP_MAX_CLIENTS  HTTP connections open at once (default from the fd limit)
+  FOOTREST_ALLOWED_HOSTS     host names besides IPs and localhost the API answers to
+                             (comma-separated; see README, Authentication)
 
 Locked out? Stop footrest, remove the users (or set disabled to true) under auth in
 config.json, start it again and set a new password from the UI or with hash-password.

@@ -151,3 +151,51 @@ pub(super) fn hash_password(app: &App, req: Request, body: &[u8]) {
         .and_then(|h| encode(&serde_json::json!({ "value": h })));
     respond_unary(req, result);
 }
+
+/// Whether `host` (a `Host` header value or an `Origin`'s host, port allowed) names this
+/// machine: an IP literal (a rebinding attack needs a DNS name), `localhost` or a name under
+/// `.localhost`, or a name listed in `FOOTREST_ALLOWED_HOSTS` (comma-separated).
+pub fn host_allowed(host: &str, extra: &[String]) -> bool {
+    let host = host.trim();
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    name.parse::<std::net::IpAddr>().is_ok()
+        || name == "localhost"
+        || name.ends_with(".localhost")
+        || extra.iter().any(|e| e.eq_ignore_ascii_case(&name))
+}
+
+/// The names allowed beside this machine's own (`FOOTREST_ALLOWED_HOSTS`).
+pub fn allowed_hosts() -> Vec<String> {
+    std::env::var("FOOTREST_ALLOWED_HOSTS")
+        .unwrap_or_default()
+        .split(',')
+        .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+/// DNS rebinding: without auth, a `Host` that is not this machine's is refused; an `Origin`
+/// (sent by browsers) whose host is not allowed is refused on POST whether or not auth is on.
+pub(super) fn check_host(app: &App, req: &Request) -> Result<(), String> {
+    let extra = allowed_hosts();
+    let how = "; to allow it, add it to FOOTREST_ALLOWED_HOSTS (comma-separated)";
+    if !crate::auth::required(auth_config(app).as_ref())
+        && let Some(h) = header_value(req, "Host")
+        && !host_allowed(&h, &extra)
+    {
+        return Err(format!("host {h:?} is not this machine's{how}"));
+    }
+    if *req.method() == tiny_http::Method::Post
+        && let Some(o) = header_value(req, "Origin")
+    {
+        let host = o.split_once("://").map(|(_, r)| r).unwrap_or("");
+        if !host_allowed(host, &extra) {
+            return Err(format!("origin {o:?} is not allowed{how}"));
+        }
+    }
+    Ok(())
+}

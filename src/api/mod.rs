@@ -308,6 +308,11 @@ fn respond_error(req: Request, status: u16, e: &ApiError) {
 
 fn handle(app: &Arc<App>, req: Request) {
     let path = req.url().split('?').next().unwrap_or("").to_string();
+    if let Err(why) = auth::check_host(app, &req) {
+        let e = ApiError::new(Code::PermissionDenied, why);
+        respond_error(req, 403, &e);
+        return;
+    }
     if !auth::is_public(&path)
         && let Err(denied) = auth::authenticate(app, &req)
     {

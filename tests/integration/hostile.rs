@@ -62,7 +62,7 @@ fn raw(port: u16, bytes: Vec<u8>) -> (u16, String) {
 
 fn post(path: &str, body: &[u8]) -> Vec<u8> {
     let mut v = format!(
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
@@ -86,7 +86,7 @@ fn slow_and_idle_clients_do_not_starve_a_normal_client() {
         .map(|_| {
             let mut s = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
             s.write_all(
-                b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+                b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
             )
             .unwrap();
             s
@@ -163,12 +163,15 @@ fn oversized_and_malformed_requests_get_a_clear_4xx() {
     assert!(body.contains("resource_exhausted"), "{body}");
     // 100 KB header.
     let big = format!(
-        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: {}\r\n\r\n",
         "a".repeat(100 * 1024)
     );
     assert_eq!(raw(port, big.into_bytes()).0, 431);
     // 10 KB URL.
-    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(10 * 1024));
+    let long = format!(
+        "GET /{} HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "a".repeat(10 * 1024)
+    );
     assert_eq!(raw(port, long.into_bytes()).0, 414);
     // Malformed heads.
     for (what, bytes, want) in [
@@ -398,4 +401,43 @@ fn large_bodies_wait_for_the_buffer_budget_and_all_get_answers() {
     eprintln!("peak RSS after 6 × 3 MiB bodies: {peak_kb} kB");
     // The front door holds at most 8 MiB of bodies; the handlers hold a few more copies.
     assert!(peak_kb < 40 * 1024, "peak RSS {peak_kb} kB");
+}
+
+#[test]
+fn foreign_host_and_origin_are_refused_without_auth() {
+    let d = Daemon::start();
+    let req = |host: &str, origin: Option<&str>| {
+        let o = origin
+            .map(|o| format!("Origin: {o}\r\n"))
+            .unwrap_or_default();
+        raw(
+            d.port,
+            format!(
+                "POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: {host}\r\n{o}Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            )
+            .into_bytes(),
+        )
+    };
+    let (s, body) = req("attacker.example", None);
+    assert_eq!(s, 403, "{body}");
+    assert!(body.contains("FOOTREST_ALLOWED_HOSTS"), "{body}");
+    assert_eq!(req(&format!("127.0.0.1:{}", d.port), None).0, 200);
+    assert_eq!(req(&format!("localhost:{}", d.port), None).0, 200);
+    assert_eq!(req("[::1]", None).0, 200);
+    let (s, body) = req("localhost", Some("http://attacker.example"));
+    assert_eq!(s, 403, "{body}");
+    assert_eq!(req("localhost", Some("http://localhost:9898")).0, 200);
+    drop(d);
+    let d = Daemon::start_with(Opts {
+        env: vec![(
+            "FOOTREST_ALLOWED_HOSTS".into(),
+            "nas.lan, backup.home".into(),
+        )],
+        ..Default::default()
+    });
+    let (s, body) = raw(
+        d.port,
+        b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: NAS.lan:9898\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
+    );
+    assert_eq!(s, 200, "{body}");
 }
