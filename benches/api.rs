@@ -274,7 +274,7 @@ impl Client {
 
     fn exchange(r: &mut BufReader<TcpStream>, path: &str, body: &str) -> (Vec<u8>, bool) {
         let req = format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         r.get_mut().write_all(req.as_bytes()).unwrap();

@@ -295,11 +295,11 @@ pub struct PrunePolicy {
     )]
     pub max_unused_bytes: i64,
     #[serde(
-        with = "i32n",
+        with = "crate::proto::f64n",
         skip_serializing_if = "is_default",
         alias = "max_unused_percent"
     )]
-    pub max_unused_percent: i32,
+    pub max_unused_percent: f64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -310,11 +310,11 @@ pub struct CheckPolicy {
     #[serde(skip_serializing_if = "Option::is_none", alias = "structure_only")]
     pub structure_only: Option<bool>,
     #[serde(
-        with = "opt_i32n",
+        with = "crate::proto::opt_f64n",
         skip_serializing_if = "Option::is_none",
         alias = "read_data_subset_percent"
     )]
-    pub read_data_subset_percent: Option<i32>,
+    pub read_data_subset_percent: Option<f64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -484,7 +484,7 @@ impl Config {
                 if let Some(s) = &p.schedule {
                     s.validate(&format!("{what}: prunePolicy.schedule"), &mut problems);
                 }
-                if !(0..=100).contains(&p.max_unused_percent) {
+                if !(0.0..=100.0).contains(&p.max_unused_percent) {
                     problems.push(format!(
                         "{what}: prunePolicy.maxUnusedPercent must be between 0 and 100"
                     ));
@@ -500,7 +500,7 @@ impl Config {
                     s.validate(&format!("{what}: checkPolicy.schedule"), &mut problems);
                 }
                 if let Some(p) = c.read_data_subset_percent
-                    && !(0..=100).contains(&p)
+                    && !(0.0..=100.0).contains(&p)
                 {
                     problems.push(format!(
                         "{what}: checkPolicy.readDataSubsetPercent must be between 0 and 100"
@@ -820,6 +820,41 @@ mod tests {
         assert_eq!(
             written, original,
             "every field, known or not, survives a rewrite"
+        );
+    }
+
+    #[test]
+    fn fractional_percentages_of_backrest_configs_load_and_round_trip() {
+        let text = r#"{"instance":"x","version":6,"repos":[{"id":"r","uri":"/tmp/r","guid":"abababababababababababababababababababababababababababababababab",
+            "prunePolicy":{"maxUnusedPercent":12.5},"checkPolicy":{"readDataSubsetPercent":"5.5"}}]}"#;
+        let config: Config = serde_json::from_str(text).unwrap();
+        config.validate().unwrap();
+        let repo = &config.repos[0];
+        assert_eq!(repo.prune_policy.as_ref().unwrap().max_unused_percent, 12.5);
+        assert_eq!(
+            repo.check_policy.as_ref().unwrap().read_data_subset_percent,
+            Some(5.5)
+        );
+        let v = serde_json::to_value(&config).unwrap();
+        assert_eq!(v["repos"][0]["prunePolicy"]["maxUnusedPercent"], 12.5);
+        assert_eq!(v["repos"][0]["checkPolicy"]["readDataSubsetPercent"], 5.5);
+        let whole: Config = serde_json::from_str(
+            r#"{"instance":"x","repos":[{"id":"r","uri":"/tmp/r","prunePolicy":{"maxUnusedPercent":10}}]}"#,
+        )
+        .unwrap();
+        let v = serde_json::to_value(&whole).unwrap();
+        assert_eq!(
+            v["repos"][0]["prunePolicy"]["maxUnusedPercent"],
+            Value::from(10),
+            "whole values stay integers"
+        );
+        let bad: Result<Config, _> = serde_json::from_str(
+            r#"{"instance":"x","repos":[{"id":"r","uri":"/tmp/r","prunePolicy":{"maxUnusedPercent":"lots"}}]}"#,
+        );
+        assert!(
+            bad.unwrap_err()
+                .to_string()
+                .contains("\"lots\" is not a number")
         );
     }
 

@@ -514,6 +514,13 @@ pub struct OpSelector {
         alias = "modno_gte"
     )]
     pub modno_gte: Option<i64>,
+    /// Every operation footrest keeps is its own (no multihost sync), so its original instance
+    /// key id is empty: `""` matches every operation, any other value none.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        alias = "original_instance_keyid"
+    )]
+    pub original_instance_keyid: Option<String>,
     /// Not part of Backrest's selector: used by RemoveRepo to drop a repo's history by id.
     #[serde(skip)]
     pub repo_id: Option<String>,
@@ -535,7 +542,34 @@ impl OpSelector {
             && self.flow_id.is_none_or(|v| v == op.flow_id)
             && self.modno_gte.is_none_or(|v| op.modno >= v)
             && self.repo_id.as_ref().is_none_or(|v| *v == op.repo_id)
+            && self.matches_own_instance()
     }
+
+    /// The `originalInstanceKeyid` filter: footrest's operations all have an empty one.
+    pub fn matches_own_instance(&self) -> bool {
+        self.original_instance_keyid
+            .as_deref()
+            .is_none_or(str::is_empty)
+    }
+
+    /// The JSON keys of Backrest's OpSelector (proto3 JSON and original field names).
+    pub const KEYS: &[&str] = &[
+        "ids",
+        "instanceId",
+        "instance_id",
+        "originalInstanceKeyid",
+        "original_instance_keyid",
+        "repoGuid",
+        "repo_guid",
+        "planId",
+        "plan_id",
+        "snapshotId",
+        "snapshot_id",
+        "flowId",
+        "flow_id",
+        "modnoGte",
+        "modno_gte",
+    ];
 
     pub fn is_empty(&self) -> bool {
         *self == OpSelector::default()

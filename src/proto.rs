@@ -165,6 +165,73 @@ pub mod opt_i32n {
     }
 }
 
+/// double fields: JSON numbers on output (whole values as integers, as proto3 JSON writers
+/// print them); numbers or numeric strings on input.
+pub mod f64n {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            s.serialize_i64(*v as i64)
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(F64Visitor)
+    }
+}
+
+/// `optional double`: written whenever set.
+pub mod opt_f64n {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => super::f64n::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        <Option<F64Value> as serde::Deserialize>::deserialize(d).map(|o| o.map(|v| v.0))
+    }
+}
+
+struct F64Value(f64);
+
+impl<'de> serde::Deserialize<'de> for F64Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(F64Visitor).map(F64Value)
+    }
+}
+
+struct F64Visitor;
+
+impl de::Visitor<'_> for F64Visitor {
+    type Value = f64;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a number or a numeric string")
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+        Ok(v)
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+        Ok(v as f64)
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+        v.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|x| x.is_finite())
+            .ok_or_else(|| E::custom(format!("\"{v}\" is not a number")))
+    }
+}
+
 /// Declares a proto enum: serialized by name, deserialized from a name or a number.
 /// The first variant is the proto default (number 0).
 #[macro_export]

@@ -165,8 +165,12 @@ struct ClearHistoryRequest {
 }
 
 /// Deletes the matching finished operations and their logs. Pending and running operations
-/// are kept (their tasks still write to them). An empty selector means every operation.
+/// are kept (their tasks still write to them). The request is checked strictly before anything
+/// is deleted: it must be an object whose keys are known, with a selector that sets at least
+/// one known field (as Backrest, "empty selector" otherwise), so a typo never clears the whole
+/// history.
 pub fn clear_history(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    check_clear_history(body)?;
     let r: ClearHistoryRequest = decode(body)?;
     let sel = r.selector.unwrap_or_default();
     sel.check().map_err(ApiError::invalid)?;
@@ -235,4 +239,46 @@ mod tests {
         assert!(r.ends_with("new/x"));
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// The shape checks of a ClearHistory request (see `clear_history`).
+fn check_clear_history(body: &[u8]) -> Result<(), ApiError> {
+    let text = if body.iter().all(u8::is_ascii_whitespace) {
+        &b"{}"[..]
+    } else {
+        body
+    };
+    let v: serde_json::Value = serde_json::from_slice(text)
+        .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("request must be a JSON object"))?;
+    if let Some(k) = obj
+        .keys()
+        .find(|k| !["selector", "onlyFailed", "only_failed"].contains(&k.as_str()))
+    {
+        return Err(ApiError::invalid(format!(
+            "unknown field \"{k}\" in ClearHistory request"
+        )));
+    }
+    let sel = match obj.get("selector") {
+        None | Some(serde_json::Value::Null) => return Err(ApiError::invalid("empty selector")),
+        Some(serde_json::Value::Object(m)) => m,
+        Some(_) => return Err(ApiError::invalid("selector must be an object")),
+    };
+    if let Some(k) = sel.keys().find(|k| !OpSelector::KEYS.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "unknown field \"{k}\" in selector"
+        )));
+    }
+    let set = sel.iter().any(|(k, v)| match v {
+        serde_json::Value::Null => false,
+        // An empty id list selects nothing in proto3 JSON (repeated fields have no presence).
+        serde_json::Value::Array(a) => !(k == "ids" && a.is_empty()),
+        _ => true,
+    });
+    if !set {
+        return Err(ApiError::invalid("empty selector"));
+    }
+    Ok(())
 }

@@ -404,6 +404,7 @@ impl Index {
         let snap = sel.snapshot_id.as_deref().map(snap_hash);
         let ok = |e: &Entry| {
             e.live()
+                && sel.matches_own_instance()
                 && group_ok.as_ref().is_none_or(|g| g[e.group as usize])
                 && sel.flow_id.is_none_or(|f| e.flow_id == f)
                 && sel.modno_gte.is_none_or(|m| e.modno >= m)

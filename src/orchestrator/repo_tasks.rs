@@ -204,7 +204,7 @@ impl Orchestrator {
         let policy = repo.prune_policy.clone().unwrap_or_default();
         let max_unused = if policy.max_unused_bytes > 0 {
             policy.max_unused_bytes.to_string()
-        } else if policy.max_unused_percent > 0 {
+        } else if policy.max_unused_percent > 0.0 {
             format!("{}%", policy.max_unused_percent)
         } else {
             "25%".to_string()
@@ -234,7 +234,7 @@ impl Orchestrator {
         let mut args = vec!["check".to_string()];
         if policy.structure_only != Some(true)
             && let Some(p) = policy.read_data_subset_percent
-            && p > 0
+            && p > 0.0
         {
             args.push(format!("--read-data-subset={p}%"));
         }

@@ -617,3 +617,50 @@ fn retention_forget_follows_each_backup_and_removes_once_past_the_policy() {
     assert!(forgets.iter().all(|f| f["status"] == "STATUS_SUCCESS"));
     assert_eq!(snapshot_ids(&s.repo).len(), 2);
 }
+
+#[test]
+fn clear_history_refuses_an_empty_or_misspelled_selector_and_deletes_nothing() {
+    let s = setup_with_plan(json!({}));
+    s.d.ok("Backup", json!({"value": "plan1"}));
+    let before = s.d.operations(json!({}));
+    assert!(before.len() >= 2, "a backup and its index entry");
+    let refused = [
+        (json!({}), "empty selector"),
+        (json!({"selector": {}}), "empty selector"),
+        (json!({"selector": null}), "empty selector"),
+        (json!({"selector": {"ids": []}}), "empty selector"),
+        (json!({"selector": {"planid": "plan1"}}), "planid"),
+        (
+            json!({"selector": {"planId": "plan1"}, "onlyFaild": true}),
+            "onlyFaild",
+        ),
+        (json!([]), "object"),
+        (json!({"selector": []}), "object"),
+    ];
+    for (body, names) in refused {
+        let (status, v) = s.d.rpc("ClearHistory", body.clone());
+        assert_eq!(
+            (status, v["code"].as_str()),
+            (400, Some("invalid_argument")),
+            "{body}: {v}"
+        );
+        assert!(
+            v["message"].as_str().unwrap().contains(names),
+            "{body}: {v}"
+        );
+    }
+    let r = s.d.request(
+        "POST",
+        "/v1.Backrest/ClearHistory",
+        &[("Content-Type", "application/json")],
+        b"",
+    );
+    assert_eq!(r.status, 400, "an empty body: {}", r.json());
+    assert_eq!(s.d.operations(json!({})), before, "nothing was deleted");
+    // A real selector still clears what it names.
+    s.d.ok("ClearHistory", json!({"selector": {"planId": "plan1"}}));
+    assert!(
+        s.d.operations(json!({"selector": {"planId": "plan1"}}))
+            .is_empty()
+    );
+}

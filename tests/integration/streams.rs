@@ -435,7 +435,11 @@ fn run_command_logs_output_and_failures_and_clear_history_removes_them() {
     assert_eq!(status, 400);
     // onlyFailed takes the failed command and its log, nothing else.
     let before = s.d.operations(json!({})).len();
-    s.d.ok("ClearHistory", json!({"selector": {}, "onlyFailed": true}));
+    // What Backrest's UI sends to clear failed operations: a selector that sets one field.
+    s.d.ok(
+        "ClearHistory",
+        json!({"selector": {"originalInstanceKeyid": ""}, "onlyFailed": true}),
+    );
     let after = s.d.operations(json!({}));
     assert_eq!(after.len(), before - 1);
     assert!(after.iter().all(|o| o["id"] != bad_id.as_str()));
