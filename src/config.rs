@@ -2,8 +2,8 @@
 //!
 //! A Backrest config.json is read as is. Sections footrest does not act on (`sync`, fields of
 //! newer Backrest versions) are kept in `extra` maps and written back unchanged. The file is
-//! written atomically (temp file, fsync, rename, fsync dir), mode 0600, after rotating the
-//! previous file to `config.json.bak.<timestamp>` (newest 10 kept).
+//! written atomically (temp file, fsync, rename, fsync dir), mode 0600, after copying the
+//! previous file to `config.json.bak.<timestamp>` the same way (newest 10 complete ones kept).
 //!
 //! Owned by the API handlers (behind a mutex in `api::State`); the orchestrator reads snapshots.
 
@@ -707,6 +707,11 @@ impl ConfigStore {
     }
 
     /// Writes `config` atomically, keeping the previous file as a timestamped backup.
+    ///
+    /// The backup is itself written atomically, mode 0600 whatever the mode of the file it
+    /// copies, so a full disk never leaves an incomplete one. When the new config cannot be
+    /// written, the backup just made (a copy of the file that stays) is removed again, and
+    /// rotation runs only after a successful save: failed saves never push good backups out.
     pub fn save(&self, config: &Config) -> Result<(), ConfigError> {
         let err = |e| ConfigError::Write(self.path.clone(), e);
         let mut body =
@@ -722,50 +727,88 @@ impl ConfigStore {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "config.json".into());
-        if self.path.exists() {
-            let stamp = crate::util::now_ms();
-            let bak = dir.join(format!("{name}.bak.{stamp}"));
-            fs::copy(&self.path, &bak).map_err(err)?;
-            self.rotate_backups(&dir, &name);
+        let backup = match fs::read(&self.path) {
+            Ok(previous) => {
+                // Two saves in one millisecond keep two backups.
+                let mut stamp = crate::util::now_ms();
+                let mut bak = dir.join(format!("{name}.bak.{stamp}"));
+                while bak.exists() {
+                    stamp += 1;
+                    bak = dir.join(format!("{name}.bak.{stamp}"));
+                }
+                write_atomic(&dir, &bak, &previous).map_err(err)?;
+                Some(bak)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(err(e)),
+        };
+        if let Err(e) = write_atomic(&dir, &self.path, &body) {
+            if let Some(bak) = backup {
+                let _ = fs::remove_file(bak);
+            }
+            return Err(err(e));
         }
-        let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-        let result = (|| {
-            let mut f = fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(&body)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.path)?;
-            fs::File::open(&dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        self.rotate_backups(&dir, &name);
+        Ok(())
     }
 
+    /// Keeps the newest [`BACKUPS_KEPT`] complete backups. A backup that does not parse as JSON
+    /// (a 0-byte file left by an older version on a full disk) is removed and not counted.
     fn rotate_backups(&self, dir: &Path, name: &str) {
         let prefix = format!("{name}.bak.");
         let Ok(entries) = fs::read_dir(dir) else {
             return;
         };
-        let mut baks: Vec<(u64, PathBuf)> = entries
-            .filter_map(|e| e.ok())
-            .filter_map(|e| {
-                let n = e.file_name().to_string_lossy().into_owned();
-                let stamp = n.strip_prefix(&prefix)?.parse().ok()?;
-                Some((stamp, e.path()))
-            })
-            .collect();
+        let mut baks: Vec<(u64, PathBuf)> = Vec::new();
+        for e in entries.filter_map(|e| e.ok()) {
+            let n = e.file_name().to_string_lossy().into_owned();
+            let Some(stamp) = n.strip_prefix(&prefix).and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            let complete = fs::read(e.path())
+                .ok()
+                .is_some_and(|b| serde_json::from_slice::<Value>(&b).is_ok());
+            if complete {
+                baks.push((stamp, e.path()));
+            } else {
+                log::warn!("removing incomplete config backup {}", e.path().display());
+                let _ = fs::remove_file(e.path());
+            }
+        }
         baks.sort();
         let excess = baks.len().saturating_sub(BACKUPS_KEPT);
         for (_, p) in baks.into_iter().take(excess) {
             let _ = fs::remove_file(p);
         }
     }
+}
+
+/// Writes `body` to `path` through a temp file in `dir` (mode 0600, fsync, rename, fsync dir);
+/// on failure the temp file is removed and `path` is untouched.
+fn write_atomic(dir: &Path, path: &Path, body: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // An existing temp file keeps its mode through `open`.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        f.write_all(body)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)?;
+        fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// First-run config: auth disabled, instance from the host name.

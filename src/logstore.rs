@@ -115,19 +115,19 @@ impl LogStore {
             .is_some_and(|p| self.live_marker_path(&p).exists())
     }
 
-    /// Removes logs older than `max_age` whose ref is not in `keep`; returns how many.
-    pub fn expire(&self, keep: &dyn Fn(&str) -> bool, max_age: Duration) -> usize {
+    /// Refs of the finished logs older than `max_age`: the ones `expire` may remove.
+    pub fn stale(&self, max_age: Duration) -> Vec<String> {
         let Ok(entries) = fs::read_dir(&self.dir) else {
-            return 0;
+            return Vec::new();
         };
         let now = SystemTime::now();
-        let mut removed = 0;
+        let mut stale = Vec::new();
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             let Some(logref) = name.strip_suffix(".log") else {
                 continue;
             };
-            if keep(logref) || self.is_live(logref) {
+            if self.is_live(logref) {
                 continue;
             }
             let old = e
@@ -136,7 +136,23 @@ impl LogStore {
                 .ok()
                 .and_then(|m| now.duration_since(m).ok())
                 .is_some_and(|age| age > max_age);
-            if old && fs::remove_file(e.path()).is_ok() {
+            if old {
+                stale.push(logref.to_string());
+            }
+        }
+        stale
+    }
+
+    /// Removes logs older than `max_age` for which `keep` is false; returns how many.
+    pub fn expire(&self, keep: &dyn Fn(&str) -> bool, max_age: Duration) -> usize {
+        let mut removed = 0;
+        for logref in self.stale(max_age) {
+            if keep(&logref) {
+                continue;
+            }
+            if let Some(p) = self.path(&logref)
+                && fs::remove_file(&p).is_ok()
+            {
                 removed += 1;
             }
         }

@@ -220,27 +220,6 @@ pub fn summary_dashboard(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resolving_follows_links_of_the_existing_prefix() {
-        let dir = std::env::temp_dir().join(format!("footrest-ops-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("data")).unwrap();
-        std::os::unix::fs::symlink(dir.join("data"), dir.join("alias")).unwrap();
-        let r = resolved(&dir.join("alias/new/x"));
-        assert!(
-            r.starts_with(resolved(&dir.join("data"))),
-            "{}",
-            r.display()
-        );
-        assert!(r.ends_with("new/x"));
-        let _ = std::fs::remove_dir_all(dir);
-    }
-}
-
 /// The shape checks of a ClearHistory request (see `clear_history`).
 fn check_clear_history(body: &[u8]) -> Result<(), ApiError> {
     let text = if body.iter().all(u8::is_ascii_whitespace) {
@@ -281,4 +260,25 @@ fn check_clear_history(body: &[u8]) -> Result<(), ApiError> {
         return Err(ApiError::invalid("empty selector"));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolving_follows_links_of_the_existing_prefix() {
+        let dir = std::env::temp_dir().join(format!("footrest-ops-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("data")).unwrap();
+        std::os::unix::fs::symlink(dir.join("data"), dir.join("alias")).unwrap();
+        let r = resolved(&dir.join("alias/new/x"));
+        assert!(
+            r.starts_with(resolved(&dir.join("data"))),
+            "{}",
+            r.display()
+        );
+        assert!(r.ends_with("new/x"));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -709,6 +709,23 @@ impl OpLog {
             .collect())
     }
 
+    /// Calls `f` with every operation, one at a time, so memory does not grow with the history.
+    /// The read lock is taken per batch of ids, never across the whole walk.
+    pub fn for_each(&self, mut f: impl FnMut(&Operation)) {
+        let ids: Vec<i64> = {
+            let st = self.read_state();
+            st.index.raw_entries().iter().map(|e| e.id).collect()
+        };
+        for chunk in ids.chunks(256) {
+            let st = self.read_state();
+            for &id in chunk {
+                if let Some(op) = st.index.get(id).and_then(|e| self.read_op(&st, e)) {
+                    f(&op);
+                }
+            }
+        }
+    }
+
     /// Deletes the given ids (ClearHistory, RemoveRepo, GC); returns the ids that existed and
     /// are now gone. The deletion is on disk when this returns.
     pub fn delete(&self, ids: &[i64]) -> Result<Vec<i64>, OpLogError> {

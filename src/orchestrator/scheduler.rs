@@ -43,9 +43,28 @@ pub fn housekeeping(oplog: &OpLog, logs: &crate::logstore::LogStore, now_ms: i64
         }
         Err(e) => log::warn!("history garbage collection: {e}"),
     }
+    // A log is kept while any operation names it: backups' logs are named after their
+    // operation, but hook, command and restore logs are not, so the history is walked for the
+    // refs it holds (only when some log is old enough to go).
+    let stale: std::collections::HashSet<String> = logs
+        .stale(crate::logstore::LOG_MAX_AGE)
+        .into_iter()
+        .collect();
+    if stale.is_empty() {
+        return;
+    }
+    let mut referenced = std::collections::HashSet::new();
+    oplog.for_each(|op| {
+        for r in op.logrefs() {
+            if stale.contains(r) {
+                referenced.insert(r.to_string());
+            }
+        }
+    });
     let owned = |logref: &str| {
-        crate::logstore::LogStore::owner(logref)
-            .is_some_and(|id| matches!(oplog.get(id), Ok(Some(_))))
+        referenced.contains(logref)
+            || crate::logstore::LogStore::owner(logref)
+                .is_some_and(|id| matches!(oplog.get(id), Ok(Some(_))))
     };
     let removed = logs.expire(&owned, crate::logstore::LOG_MAX_AGE);
     if removed > 0 {
@@ -467,6 +486,70 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         (OpLog::open(&dir).unwrap(), dir)
+    }
+
+    #[test]
+    fn housekeeping_keeps_hook_command_and_restore_logs_of_kept_operations_and_removes_orphans() {
+        use crate::model::{Operation, OperationRestore, OperationRunCommand, OperationRunHook};
+        let (log, dir) = oplog();
+        let logs = crate::logstore::LogStore::open(&dir.join("tasklogs")).unwrap();
+        let make = |name: &str| {
+            let mut w = logs.create(name, 1 << 16).unwrap();
+            w.line(&format!("{name} output"));
+            let r = w.logref().to_string();
+            w.finish().unwrap();
+            r
+        };
+        let (hook, command, restore, orphan) =
+            (make("hook"), make("command"), make("restore"), make("hook"));
+        let now = crate::util::now_ms();
+        let base = Operation {
+            repo_id: "r".into(),
+            instance_id: "host".into(),
+            status: OperationStatus::Success,
+            unix_time_start_ms: now,
+            ..Default::default()
+        };
+        let ops = [
+            Operation {
+                logref: hook.clone(),
+                operation_run_hook: Some(OperationRunHook::default()),
+                ..base.clone()
+            },
+            Operation {
+                operation_run_command: Some(OperationRunCommand {
+                    output_logref: command.clone(),
+                    ..Default::default()
+                }),
+                ..base.clone()
+            },
+            Operation {
+                logref: restore.clone(),
+                operation_restore: Some(OperationRestore::default()),
+                ..base.clone()
+            },
+        ];
+        for mut op in ops {
+            log.add(&mut op).unwrap();
+        }
+        // Every log is past the age at which an unowned one goes.
+        let month_ago = std::time::SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+        for r in [&hook, &command, &restore, &orphan] {
+            let f = std::fs::File::options()
+                .write(true)
+                .open(logs.path(r).unwrap())
+                .unwrap();
+            f.set_modified(month_ago).unwrap();
+        }
+        housekeeping(&log, &logs, now);
+        for r in [&hook, &command, &restore] {
+            assert!(
+                logs.read(r).is_some(),
+                "log {r} of a kept operation was removed"
+            );
+        }
+        assert!(logs.read(&orphan).is_none(), "orphan log {orphan} kept");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn config(schedule: ScheduleConfig) -> Config {
