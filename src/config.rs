@@ -417,11 +417,41 @@ impl Config {
                 }
             }
         }
+        // The instance's key pair: as Backrest, only its id is shown (never the private key).
+        if let Some(id) = c
+            .extra
+            .get_mut("sync")
+            .and_then(Value::as_object_mut)
+            .and_then(|sync| sync.get_mut("identity"))
+            .and_then(Value::as_object_mut)
+        {
+            id.retain(|k, _| k == "keyId" || k == "key_id");
+        }
         c
     }
 
     /// Puts stored hashes back for users whose hash arrives as `********` (SetConfig).
+    ///
+    /// Puts the stored `sync.identity` back too (GetConfig shows only its `keyId`): fields that
+    /// arrive are laid over the stored ones, and a SetConfig that omits the identity keeps it,
+    /// so a client never loses the instance's private key by writing back what it read.
     pub fn restore_sanitized(&mut self, stored: &Config) {
+        if let Some(Value::Object(kept)) = stored.extra.get("sync").and_then(|s| s.get("identity"))
+        {
+            let sync = self
+                .extra
+                .entry("sync")
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(sync) = sync {
+                let mut identity = kept.clone();
+                if let Some(Value::Object(sent)) = sync.get("identity") {
+                    for (k, v) in sent {
+                        identity.insert(k.clone(), v.clone());
+                    }
+                }
+                sync.insert("identity".into(), Value::Object(identity));
+            }
+        }
         let Some(auth) = &mut self.auth else { return };
         for u in &mut auth.users {
             if u.password_bcrypt == SANITIZED {
@@ -979,6 +1009,26 @@ mod tests {
         );
         shown.restore_sanitized(&stored);
         assert_eq!(shown, stored);
+    }
+
+    #[test]
+    fn the_instance_private_key_is_never_shown_and_survives_a_set_config_without_it() {
+        let text = r#"{"instance":"x","sync":{"identity":{"keyId":"k1","ed25519priv":"PRIV","ed25519pub":"PUB"}}}"#;
+        let stored: Config = serde_json::from_str(text).unwrap();
+        let shown = stored.sanitized();
+        let v = serde_json::to_value(&shown).unwrap();
+        assert_eq!(v["sync"]["identity"], serde_json::json!({"keyId": "k1"}));
+        assert!(!serde_json::to_string(&shown).unwrap().contains("PRIV"));
+        // Written back as read: the stored key pair returns.
+        let mut back = shown.clone();
+        back.restore_sanitized(&stored);
+        assert_eq!(back, stored);
+        // A SetConfig that leaves the identity (or all of sync) out keeps it.
+        let mut without: Config = serde_json::from_str(r#"{"instance":"x"}"#).unwrap();
+        without.restore_sanitized(&stored);
+        let v = serde_json::to_value(&without).unwrap();
+        assert_eq!(v["sync"]["identity"]["ed25519priv"], "PRIV");
+        assert_eq!(v["sync"]["identity"]["ed25519pub"], "PUB");
     }
 
     #[test]

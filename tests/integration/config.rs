@@ -272,3 +272,36 @@ fn remove_repo_drops_the_repo_and_its_history_but_not_its_data() {
     );
     assert_eq!(snapshot_ids(&s.repo).len(), 1, "repository data untouched");
 }
+
+#[test]
+fn the_instance_private_key_never_leaves_the_daemon_and_survives_a_set_config() {
+    let config = json!({"instance": "keyhost", "version": 6, "auth": {"disabled": true},
+        "sync": {"identity": {"keyId": "kid-1", "ed25519priv": "PRIVATE-KEY-BYTES", "ed25519pub": "PUB"}}});
+    let d = Daemon::start_with(Opts {
+        config: Some(config.clone()),
+        ..Default::default()
+    });
+    let shown = d.ok("GetConfig", json!({}));
+    assert_eq!(
+        shown["sync"]["identity"],
+        json!({"keyId": "kid-1"}),
+        "{shown}"
+    );
+    // Write back what was read, then a config without sync at all: the key stays on disk.
+    let saved = d.ok("SetConfig", shown.clone());
+    assert!(!saved.to_string().contains("PRIVATE-KEY-BYTES"), "{saved}");
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(d.config_path()).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["sync"]["identity"]["ed25519priv"],
+        "PRIVATE-KEY-BYTES"
+    );
+    let mut without = d.ok("GetConfig", json!({}));
+    without.as_object_mut().unwrap().remove("sync");
+    d.ok("SetConfig", without);
+    let on_disk: Value = serde_json::from_slice(&std::fs::read(d.config_path()).unwrap()).unwrap();
+    assert_eq!(
+        on_disk["sync"]["identity"]["ed25519priv"],
+        "PRIVATE-KEY-BYTES"
+    );
+    assert_eq!(on_disk["sync"]["identity"]["ed25519pub"], "PUB");
+}
