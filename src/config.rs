@@ -14,8 +14,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 pub const CURRENT_VERSION: i32 = 6;
@@ -766,13 +764,13 @@ impl ConfigStore {
                     stamp += 1;
                     bak = dir.join(format!("{name}.bak.{stamp}"));
                 }
-                write_atomic(&dir, &bak, &previous).map_err(err)?;
+                crate::util::write_atomic(&dir, &bak, &previous).map_err(err)?;
                 Some(bak)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(err(e)),
         };
-        if let Err(e) = write_atomic(&dir, &self.path, &body) {
+        if let Err(e) = crate::util::write_atomic(&dir, &self.path, &body) {
             if let Some(bak) = backup {
                 let _ = fs::remove_file(bak);
             }
@@ -811,34 +809,6 @@ impl ConfigStore {
             let _ = fs::remove_file(p);
         }
     }
-}
-
-/// Writes `body` to `path` through a temp file in `dir` (mode 0600, fsync, rename, fsync dir);
-/// on failure the temp file is removed and `path` is untouched.
-fn write_atomic(dir: &Path, path: &Path, body: &[u8]) -> std::io::Result<()> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // An existing temp file keeps its mode through `open`.
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        f.write_all(body)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)?;
-        fs::File::open(dir)?.sync_all()
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
 }
 
 /// First-run config: auth disabled, instance from the host name.

@@ -366,6 +366,24 @@ impl BackupProgressSummary {
             total_duration: s.total_duration,
         }
     }
+
+    /// The inverse of `of_snapshot`: what restic ≥ 0.17 stores in the snapshot.
+    pub fn snapshot_summary(&self) -> SnapshotSummary {
+        SnapshotSummary {
+            files_new: self.files_new,
+            files_changed: self.files_changed,
+            files_unmodified: self.files_unmodified,
+            dirs_new: self.dirs_new,
+            dirs_changed: self.dirs_changed,
+            dirs_unmodified: self.dirs_unmodified,
+            data_blobs: self.data_blobs,
+            tree_blobs: self.tree_blobs,
+            data_added: self.data_added,
+            total_files_processed: self.total_files_processed,
+            total_bytes_processed: self.total_bytes_processed,
+            total_duration: self.total_duration,
+        }
+    }
 }
 
 /// oneof entry { status, summary }.

@@ -1,5 +1,6 @@
 //! Small helpers used across modules: time, host name.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, by the wall clock.
@@ -68,6 +69,38 @@ pub fn absolute_clean(path: &str) -> String {
         }
     }
     format!("/{}", parts.join("/"))
+}
+
+/// Writes `body` to `path` through a temp file in `dir` (mode 0600, fsync, rename, fsync dir);
+/// on failure the temp file is removed and `path` is untouched.
+pub fn write_atomic(
+    dir: &std::path::Path,
+    path: &std::path::Path,
+    body: &[u8],
+) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp.{}", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // An existing temp file keeps its mode through `open`.
+        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        std::io::Write::write_all(&mut f, body)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use crate::api::{ApiError, Code};
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
     BackupProgressEntry, BackupProgressSummary, OpSelector, Operation, OperationForget,
-    OperationStatus, ResticSnapshot, SnapshotSummary,
+    OperationStatus, ResticSnapshot,
 };
 use crate::restic::{BackupEvent, CancelHandle, Restic, ResticError, parse_backup_line};
 use crate::util::now_ms;
@@ -110,21 +110,33 @@ impl Orchestrator {
         }
     }
 
-    /// The plan's newest snapshot that the history knows and has not seen forgotten.
-    fn parent_from_history(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<String> {
+    /// The plan's snapshots in this repo that the history knows and has not seen forgotten
+    /// (their index-snapshot operations).
+    fn known_plan_snapshots(
+        &self,
+        config: &Config,
+        plan: &Plan,
+        repo: &Repo,
+    ) -> Option<Vec<Operation>> {
         let sel = OpSelector {
             plan_id: Some(plan.id.clone()),
             repo_guid: Some(repo.guid.clone()),
             instance_id: Some(config.instance.clone()),
             ..Default::default()
         };
-        let ops = self.env.oplog.query(&sel, 0).ok()?;
-        ops.into_iter()
-            .filter(|o| {
-                o.operation_index_snapshot
-                    .as_ref()
-                    .is_some_and(|i| !i.forgot)
-            })
+        let mut ops = self.env.oplog.query(&sel, 0).ok()?;
+        ops.retain(|o| {
+            o.operation_index_snapshot
+                .as_ref()
+                .is_some_and(|i| !i.forgot)
+        });
+        Some(ops)
+    }
+
+    /// The plan's newest snapshot that the history knows and has not seen forgotten.
+    fn parent_from_history(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<String> {
+        self.known_plan_snapshots(config, plan, repo)?
+            .into_iter()
             .max_by_key(|o| o.unix_time_start_ms)
             .map(|o| o.snapshot_id)
             .filter(|id| id.len() == 64)
@@ -375,8 +387,8 @@ impl Orchestrator {
         // With no more snapshots than the policy always keeps, restic would remove nothing:
         // the forget is recorded (and its hooks run) without starting restic.
         let nothing_to_remove = self
-            .plan_snapshot_count(config, plan, repo)
-            .is_some_and(|known| known <= retention.always_kept());
+            .known_plan_snapshots(config, plan, repo)
+            .is_some_and(|known| known.len() <= retention.always_kept());
         let mut op = Operation {
             flow_id,
             plan_id: plan.id.clone(),
@@ -510,7 +522,7 @@ impl Orchestrator {
                     format!("plan:{}", plan.id),
                     format!("created-by:{}", config.instance),
                 ],
-                summary: summary.map(snapshot_summary),
+                summary: summary.map(BackupProgressSummary::snapshot_summary),
             });
         }
         let listed = restic.snapshots_by_id(&[&saved.id])?;
@@ -519,48 +531,9 @@ impl Orchestrator {
             .find(|s| s.id.starts_with(&saved.id))
             .ok_or_else(|| ResticError::Output(format!("snapshot {} not listed", saved.id)))?;
         if snap.summary.is_none() {
-            snap.summary = summary.map(snapshot_summary);
+            snap.summary = summary.map(BackupProgressSummary::snapshot_summary);
         }
         Ok(snap)
-    }
-
-    /// How many of the plan's snapshots in this repo the history knows and has not seen
-    /// forgotten.
-    fn plan_snapshot_count(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<usize> {
-        let sel = OpSelector {
-            plan_id: Some(plan.id.clone()),
-            repo_guid: Some(repo.guid.clone()),
-            instance_id: Some(config.instance.clone()),
-            ..Default::default()
-        };
-        let ops = self.env.oplog.query(&sel, 0).ok()?;
-        Some(
-            ops.iter()
-                .filter(|o| {
-                    o.operation_index_snapshot
-                        .as_ref()
-                        .is_some_and(|i| !i.forgot)
-                })
-                .count(),
-        )
-    }
-}
-
-/// The snapshot summary (what restic ≥ 0.17 stores in the snapshot) of a backup summary.
-fn snapshot_summary(s: &BackupProgressSummary) -> SnapshotSummary {
-    SnapshotSummary {
-        files_new: s.files_new,
-        files_changed: s.files_changed,
-        files_unmodified: s.files_unmodified,
-        dirs_new: s.dirs_new,
-        dirs_changed: s.dirs_changed,
-        dirs_unmodified: s.dirs_unmodified,
-        data_blobs: s.data_blobs,
-        tree_blobs: s.tree_blobs,
-        data_added: s.data_added,
-        total_files_processed: s.total_files_processed,
-        total_bytes_processed: s.total_bytes_processed,
-        total_duration: s.total_duration,
     }
 }
 
