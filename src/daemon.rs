@@ -59,6 +59,10 @@ impl Daemon {
         std::fs::create_dir_all(&s.data_dir)
             .map_err(|e| format!("creating data dir {}: {e}", s.data_dir.display()))?;
         let lock = oplog::lock_data_dir(&s.data_dir).map_err(|e| e.to_string())?;
+        // Before anything else touches a repo: what an earlier, killed daemon left running
+        // still holds its locks.
+        crate::children::set_owner(&s.data_dir);
+        let leftovers = stop_leftovers(&s.data_dir);
         let store = ConfigStore::new(s.config_file.clone());
         let config = store.load().map_err(|e| e.to_string())?;
         let logs = LogStore::open(&s.data_dir.join("tasklogs"))
@@ -72,7 +76,7 @@ impl Daemon {
             oplog: Arc::clone(&oplog),
             restic_cmd: s.restic_cmd.clone(),
         });
-        unlock_after_crash(&config, &s.restic_cmd, &interrupted);
+        unlock_after_crash(&config, &s.restic_cmd, &interrupted, &leftovers);
         let auth = crate::auth::Authenticator::open(&s.data_dir).map_err(|e| e.to_string())?;
         let worker = orchestrator
             .start()
@@ -137,15 +141,49 @@ impl Daemon {
     }
 }
 
+/// How long a leftover restic gets to stop on SIGINT (and then to go after SIGKILL).
+const LEFTOVER_GRACE: Duration = Duration::from_secs(10);
+
+/// Stops the restic processes an earlier daemon on this data dir left running (`children`);
+/// returns them so that their repos get unlocked.
+fn stop_leftovers(data_dir: &std::path::Path) -> Vec<crate::children::Leftover> {
+    let found = crate::children::leftovers(data_dir);
+    if found.is_empty() {
+        return found;
+    }
+    let pids: Vec<i32> = found.iter().map(|l| l.pid).collect();
+    log::warn!(
+        "stopping {} process(es) an earlier footrest left running: {pids:?}",
+        pids.len()
+    );
+    let stuck = crate::children::stop_leftovers(&found, LEFTOVER_GRACE);
+    if !stuck.is_empty() {
+        log::error!("processes {stuck:?} would not stop: their repo locks may stay");
+    }
+    found
+}
+
 /// A restic killed with the daemon leaves a stale lock: unlock the repos of interrupted
-/// operations (in the background; errors are only logged).
+/// operations and of the leftovers stopped at startup (in the background; errors are only
+/// logged).
 fn unlock_after_crash(
     config: &SharedConfig,
     restic_cmd: &str,
     interrupted: &[crate::model::Operation],
+    leftovers: &[crate::children::Leftover],
 ) {
     let config = config.get();
     let mut repos: Vec<String> = interrupted.iter().map(|o| o.repo_id.clone()).collect();
+    for l in leftovers {
+        let uri = l.repository.as_deref();
+        repos.extend(
+            config
+                .repos
+                .iter()
+                .filter(|r| Some(r.uri.as_str()) == uri)
+                .map(|r| r.id.clone()),
+        );
+    }
     repos.sort();
     repos.dedup();
     let restic_cmd = restic_cmd.to_string();

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod ca;
+pub mod children;
 pub mod config;
 pub mod daemon;
 pub mod dashboard;

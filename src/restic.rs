@@ -1,7 +1,8 @@
 //! Building restic command lines and environments, running restic, parsing its output.
 //!
 //! restic is always run with `Command::new(..).args(..)`, never through a shell, in its own
-//! process group so that cancelling stops it and anything it started. Secrets reach it only
+//! process group so that cancelling stops it and anything it started, and bound to the daemon's
+//! life (`children`). Secrets reach it only
 //! through the environment (`RESTIC_PASSWORD`, the repo's `env`), never argv.
 //!
 //! Supports restic 0.14 (plain-text fatal errors, exit code 1 for everything, 8-char snapshot ids
@@ -17,7 +18,7 @@ use serde::Deserialize;
 use std::collections::VecDeque;
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -224,6 +225,7 @@ impl Restic {
         }
         cmd.env("RESTIC_REPOSITORY", &self.repo.uri);
         cmd.stdin(Stdio::null());
+        crate::children::bind_to_daemon(&mut cmd);
         Ok(cmd)
     }
 
@@ -266,9 +268,7 @@ impl Restic {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let shown = self.cmd.join(" ");
         if cancel.is_some_and(|c| c.is_cancelled()) {
             return Err(ResticError::Cancelled);
@@ -385,7 +385,6 @@ impl Restic {
         } else {
             cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         }
-        cmd.process_group(0);
         if cancel.is_some_and(|c| c.is_cancelled()) {
             return Err(ResticError::Cancelled);
         }

@@ -379,6 +379,169 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
     drop(work);
 }
 
+/// True once `pid` has exited (an unreaped zombie holds nothing any more).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            .is_some_and(|st| st == "Z" || st == "X"),
+    }
+}
+
+fn wait_gone(pids: &[u32], what: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !pids.iter().all(|p| gone(*p)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: {pids:?} still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A repo with one 40 MiB snapshot, and a daemon whose restic is `wrapper` (a script around the
+/// real restic) and whose check reads all data at 1 KiB/s: a check that holds its lock for
+/// hours. The wrappers send its output to /dev/null, as a long prune that prints nothing for
+/// hours would be: no broken pipe stops it when footrest goes.
+struct SlowCheck {
+    d: Daemon,
+    repo: std::path::PathBuf,
+    work: TempDir,
+    opts: Opts,
+}
+
+fn slow_check(wrapper_body: &str) -> SlowCheck {
+    let work = TempDir::new("slowcheck");
+    let wrapper = work.path().join("restic-wrapper");
+    std::fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nrestic='{}'\n{wrapper_body}\n", restic_bin()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &wrapper,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let opts = Opts {
+        restic: wrapper.to_str().unwrap().into(),
+        ..Default::default()
+    };
+    let src = work.path().join("src");
+    make_source(&src);
+    std::fs::write(src.join("big.bin"), pseudo_random(40 << 20, 7)).unwrap();
+    let d = Daemon::spawn(TempDir::new("slowcheck-daemon"), &opts);
+    let repo = work.path().join("repo");
+    let mut c = add_repo(&d, "repo1", &repo);
+    c["repos"][0]["checkPolicy"] = json!({"readDataSubsetPercent": 100});
+    c["plans"] = json!([{"id": "plan1", "repo": "repo1", "paths": [src]}]);
+    d.ok("SetConfig", c);
+    d.ok("Backup", json!({"value": "plan1"}));
+    let port = d.port;
+    std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/DoRepoTask",
+            &[("Content-Type", "application/json")],
+            br#"{"repoId":"repo1","task":"TASK_CHECK"}"#,
+        )
+    });
+    d.wait_for("the check's lock", Duration::from_secs(30), || {
+        (lock_count(&repo) > 0).then_some(())
+    });
+    SlowCheck {
+        d,
+        repo,
+        work,
+        opts,
+    }
+}
+
+fn interrupted_check(d: &Daemon) -> Value {
+    ops_of(d, json!({"repoId": "repo1"}))
+        .into_iter()
+        .find(|o| o["operationCheck"].is_object())
+        .expect("the check operation")
+}
+
+/// SIGKILL to footrest alone (the OOM killer, `kill -9`): its restic stops too (the kernel
+/// sends it SIGINT), and after a restart the repo takes an exclusive task (prune) at once.
+#[test]
+fn a_killed_daemon_takes_its_restic_with_it_and_the_repo_stays_usable() {
+    let s = slow_check(
+        r#"[ "$1" = check ] && exec "$restic" "$@" --limit-download 1 >/dev/null 2>&1
+exec "$restic" "$@""#,
+    );
+    let restics: Vec<u32> = descendants(s.d.pid());
+    assert_eq!(restics.len(), 1, "{restics:?}");
+    let dir = s.d.kill();
+    // Fully reaped, not a zombie: restic counts a zombie's lock as held (signal 0 succeeds).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while restics
+        .iter()
+        .any(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "restic still running after its daemon was killed: {restics:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // restic may leave its lock behind (it was stopped mid-request); the restart removes it,
+    // which `restic unlock` does only for locks of processes that are gone.
+    let d = Daemon::spawn(dir, &s.opts);
+    assert_eq!(interrupted_check(&d)["status"], "STATUS_ERROR");
+    d.wait_for("no lock left", Duration::from_secs(30), || {
+        (lock_count(&s.repo) == 0).then_some(())
+    });
+    d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_PRUNE"}),
+    );
+    drop(s.work);
+}
+
+/// A `commandPrefix`-style wrapper that forks restic (and ignores SIGINT itself) keeps restic
+/// alive after footrest is killed. The next start stops that restic before it unlocks, so the
+/// lock goes and the repo works (a lock of a live process survives `restic unlock`).
+#[test]
+fn restic_left_running_by_a_killed_daemon_is_stopped_at_the_next_start_before_unlocking() {
+    let s = slow_check(
+        r#"if [ "$1" = check ]; then
+  trap '' INT
+  "$restic" "$@" --limit-download 1 >/dev/null 2>&1
+else
+  exec "$restic" "$@"
+fi"#,
+    );
+    let started: Vec<u32> = descendants(s.d.pid());
+    assert_eq!(started.len(), 2, "the wrapper and its restic: {started:?}");
+    let dir = s.d.kill();
+    // The wrapper ignores the kernel's SIGINT and its restic gets none: both run on.
+    assert!(started.iter().all(|p| !gone(*p)), "{started:?}");
+
+    let d = Daemon::spawn(dir, &s.opts);
+    assert!(
+        d.log().contains("an earlier footrest left running"),
+        "{}",
+        d.log()
+    );
+    wait_gone(&started, "the leftovers after the restart");
+    assert_eq!(interrupted_check(&d)["status"], "STATUS_ERROR");
+    d.wait_for("no lock left", Duration::from_secs(30), || {
+        (lock_count(&s.repo) == 0).then_some(())
+    });
+    d.ok(
+        "DoRepoTask",
+        json!({"repoId": "repo1", "task": "TASK_PRUNE"}),
+    );
+    drop(s.work);
+}
+
 #[test]
 fn sigterm_mid_backup_stops_within_the_grace_period_and_says_why() {
     let work = TempDir::new("term");
