@@ -166,14 +166,19 @@ fn bcrypt_cost(hash: &str) -> Option<u32> {
 }
 
 /// Checks a password against a stored (Backrest-encoded) hash. Costs one bcrypt.
+/// A password longer than bcrypt reads is refused after the same bcrypt, so that its length
+/// reveals nothing about the user.
 pub fn verify_password(password: &str, stored: &str) -> bool {
-    if password.len() > MAX_PASSWORD_BYTES {
+    let Some(h) = decode_stored_hash(stored) else {
         return false;
-    }
-    match decode_stored_hash(stored) {
-        Some(h) => bcrypt::verify(password, &h).unwrap_or(false),
-        None => false,
-    }
+    };
+    let ok = bcrypt::verify(first_72(password), &h).unwrap_or(false);
+    ok && password.len() <= MAX_PASSWORD_BYTES
+}
+
+/// At most the first 72 bytes of `password` (a char boundary at or below), as bcrypt reads it.
+fn first_72(password: &str) -> &str {
+    &password[..crate::util::char_floor(password, MAX_PASSWORD_BYTES)]
 }
 
 /// Credentials as sent in an `Authorization` header.
@@ -317,7 +322,13 @@ impl Authenticator {
             .filter(|a| !a.users.is_empty())
             .ok_or(Denied::Unauthenticated("invalid password"))?;
         self.verify_basic(auth, user, password, client, Instant::now())?;
-        Ok(self.sign_token(user, now_unix + TOKEN_LIFETIME.as_secs() as i64))
+        let stored = auth
+            .users
+            .iter()
+            .find(|u| u.name == user)
+            .map(|u| u.password_bcrypt.as_str())
+            .unwrap_or("");
+        Ok(self.sign_token(user, stored, now_unix + TOKEN_LIFETIME.as_secs() as i64))
     }
 
     /// Verifies a user's password: the cache first, else one bcrypt (a dummy one for an unknown
@@ -370,8 +381,7 @@ impl Authenticator {
                     .and_then(|h| bcrypt_cost(&h))
                     .unwrap_or(BCRYPT_COST);
                 let dummy = self.dummy_hash(cost);
-                let _ =
-                    bcrypt::verify(password.get(..password.len().min(72)).unwrap_or(""), &dummy);
+                let _ = bcrypt::verify(first_72(password), &dummy);
                 false
             }
         };
@@ -488,18 +498,31 @@ impl Authenticator {
         Ok(())
     }
 
-    /// An HS256 JWT `{sub, iat, exp}`.
-    pub fn sign_token(&self, user: &str, exp_unix: i64) -> String {
+    /// An HS256 JWT `{sub, iat, exp, pwv}`. `pwv` is bound to the user's stored password
+    /// hash (see [`Self::password_version`]): a new password revokes the user's tokens.
+    pub fn sign_token(&self, user: &str, stored_hash: &str, exp_unix: i64) -> String {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "sub": user,
             "iat": exp_unix - TOKEN_LIFETIME.as_secs() as i64,
             "exp": exp_unix,
+            "pwv": self.password_version(user, stored_hash),
         });
         let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
         let signing_input = format!("{header}.{payload}");
         let sig = URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()));
         format!("{signing_input}.{sig}")
+    }
+
+    /// A tag of (user, stored hash) under the instance secret: says nothing about the hash, and
+    /// changes with it.
+    fn password_version(&self, user: &str, stored_hash: &str) -> String {
+        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
+        mac.update(b"footrest password version\0");
+        mac.update(&(user.len() as u64).to_be_bytes());
+        mac.update(user.as_bytes());
+        mac.update(stored_hash.as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..12])
     }
 
     fn mac(&self, data: &[u8]) -> [u8; 32] {
@@ -545,8 +568,14 @@ impl Authenticator {
             return Err(Denied::Unauthenticated("token expired"));
         }
         let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or(BAD)?;
-        if !auth.users.iter().any(|u| u.name == sub) {
+        let Some(user) = auth.users.iter().find(|u| u.name == sub) else {
             return Err(Denied::Unauthenticated("token of an unknown user"));
+        };
+        let pwv = claims.get("pwv").and_then(|v| v.as_str());
+        if pwv != Some(self.password_version(sub, &user.password_bcrypt).as_str()) {
+            return Err(Denied::Unauthenticated(
+                "token revoked: the user's password changed since login",
+            ));
         }
         Ok(sub.to_string())
     }
@@ -725,7 +754,7 @@ mod tests {
             a.check(Some(&auth), Some(&basic("u", "pw")), "10.0.0.3", 0)
                 .is_ok()
         );
-        let token = a.sign_token("u", 100);
+        let token = a.sign_token("u", &cheap, 100);
         assert!(
             a.check(Some(&auth), Some(&format!("Bearer {token}")), "10.0.0.2", 0)
                 .is_ok()
@@ -739,8 +768,16 @@ mod tests {
     fn tokens_check_alg_signature_expiry_and_user() {
         let a = Authenticator::with_secret([9; 64]).unwrap();
         let auth = auth_with(&[("admin", ADMIN_HASH)]);
-        let t = a.sign_token("admin", 1000);
+        let t = a.sign_token("admin", ADMIN_HASH, 1000);
         assert_eq!(a.verify_token(&auth, &t, 999), Ok("admin".into()));
+        let changed = auth_with(&[("admin", &hash_password("new one").unwrap())]);
+        assert_eq!(
+            a.verify_token(&changed, &t, 999),
+            Err(Denied::Unauthenticated(
+                "token revoked: the user's password changed since login"
+            )),
+            "a new password revokes the token"
+        );
         assert!(a.verify_token(&auth, &t, 1000).is_err(), "expired");
         let other = Authenticator::with_secret([8; 64]).unwrap();
         assert!(other.verify_token(&auth, &t, 0).is_err(), "other key");
@@ -765,6 +802,47 @@ mod tests {
         );
         for junk in ["", ".", "..", "a.b.c", "a.b.c.d", &"x".repeat(5000)] {
             assert!(a.verify_token(&auth, junk, 0).is_err(), "{junk:?}");
+        }
+    }
+
+    /// A password over bcrypt's 72 bytes costs one bcrypt whether or not the user exists.
+    #[test]
+    fn long_passwords_cost_the_same_for_known_and_unknown_users() {
+        let a = Authenticator::with_secret([5; 64]).unwrap();
+        let h = STANDARD.encode(
+            bcrypt::hash_with_salt("pw", 8, [3; 16])
+                .unwrap()
+                .format_for_version(bcrypt::Version::TwoA),
+        );
+        let auth = auth_with(&[("u", &h)]);
+        let long = "p".repeat(100);
+        let mut client = 0;
+        let mut median = |user: &str, pw: &str| {
+            let mut t: Vec<Duration> = (0..5)
+                .map(|_| {
+                    client += 1;
+                    let started = Instant::now();
+                    let r = a.check(
+                        Some(&auth),
+                        Some(&basic(user, pw)),
+                        &format!("10.1.0.{client}"),
+                        0,
+                    );
+                    assert!(r.is_err());
+                    started.elapsed()
+                })
+                .collect();
+            t.sort();
+            t[2]
+        };
+        let wrong = median("u", "wrong");
+        let known_long = median("u", &long);
+        let unknown_long = median("nobody", &long);
+        for (what, t) in [("known user", known_long), ("unknown user", unknown_long)] {
+            assert!(
+                t * 2 > wrong,
+                "{what}, 100-byte password: {t:?} against {wrong:?} for a wrong one"
+            );
         }
     }
 

@@ -9,7 +9,7 @@
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::Path;
 
 const BLOCK: usize = 512;
@@ -55,7 +55,11 @@ pub fn write_tree(root: &Path, name: &str, out: &mut dyn Write) -> io::Result<()
 /// while being read is padded with zeros, one that grew is cut), then padding to a block.
 fn write_file(out: &mut dyn Write, path: &Path, name: &str, meta: &fs::Metadata) -> io::Result<()> {
     let size = meta.len();
-    let file = fs::File::open(path)?;
+    // Not followed if it became a symlink since it was listed.
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)?;
     write_header(out, name, meta, b'0', size, None)?;
     let copied = io::copy(&mut file.take(size), out)?;
     let mut left = size - copied;

@@ -47,6 +47,15 @@ pub fn username() -> String {
         .into_owned()
 }
 
+/// The largest char boundary of `s` at or below `n`.
+pub fn char_floor(s: &str, n: usize) -> usize {
+    let mut i = n.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// A path as restic records it in a snapshot: absolute (against the current directory) and
 /// cleaned lexically (`.`, `..`, repeated and trailing slashes removed), as Go's filepath.Abs.
 pub fn absolute_clean(path: &str) -> String {

@@ -38,11 +38,28 @@ pub fn snapshot_id(s: &str) -> Result<String, ApiError> {
     Ok(s.to_ascii_lowercase())
 }
 
-/// A path inside a snapshot or on this machine: absolute, no `..`, no NUL; `//` and `.`
-/// folded, no trailing slash. Empty means `/`.
+/// Linux's limits for a path and for one name in it (PATH_MAX, NAME_MAX).
+const PATH_MAX: usize = 4096;
+const NAME_MAX: usize = 255;
+
+/// A path inside a snapshot or on this machine: absolute, no `..`, no NUL, within Linux's
+/// length limits; `//` and `.` folded, no trailing slash. Empty means `/`.
 pub fn clean_path(what: &str, s: &str) -> Result<String, ApiError> {
     if s.is_empty() {
         return Ok("/".into());
+    }
+    if s.len() > PATH_MAX {
+        return Err(ApiError::invalid(format!(
+            "{what} is {} bytes long; a path has at most {PATH_MAX}",
+            s.len()
+        )));
+    }
+    if let Some(long) = s.split('/').find(|p| p.len() > NAME_MAX) {
+        return Err(ApiError::invalid(format!(
+            "{what} has a name of {} bytes (starting {:?}); a name has at most {NAME_MAX}",
+            long.len(),
+            &long[..crate::util::char_floor(long, 40)]
+        )));
     }
     if s.contains('\0') {
         return Err(ApiError::invalid(format!("{what} must not contain NUL")));
@@ -323,6 +340,18 @@ pub fn get_download_url(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             op.status.name()
         )));
     }
+    if let Source::Restore { target } = &source {
+        match restored_item(target, &path) {
+            Err(Outside::Missing(p)) => {
+                return Err(ApiError::not_found(format!(
+                    "{} no longer exists",
+                    p.display()
+                )));
+            }
+            Err(e) => return Err(ApiError::invalid(e.to_string())),
+            Ok(_) => {}
+        }
+    }
     let claims = json!({
         "use": "download",
         "op": op.id.to_string(),
@@ -395,14 +424,13 @@ pub fn download(app: &Arc<App>, req: Request, rest: &str) {
             dump_snapshot(&app2, req, ctx, &repo_id, &snapshot_id, &path)
         }),
         Source::Restore { target } => {
-            let item = if path == "/" {
-                target
-            } else {
-                target.join(path.trim_start_matches('/'))
+            let item = match restored_item(&target, &path) {
+                Ok(item) => item,
+                Err(Outside::Missing(p)) => {
+                    return plain(req, 404, &format!("{} no longer exists", p.display()));
+                }
+                Err(e) => return plain(req, 403, &e.to_string()),
             };
-            if std::fs::symlink_metadata(&item).is_err() {
-                return plain(req, 404, &format!("{} no longer exists", item.display()));
-            }
             app.streams
                 .spawn("download", req, move |req, ctx| tar_gz(req, ctx, &item))
         }
@@ -411,6 +439,48 @@ pub fn download(app: &Arc<App>, req: Request, rest: &str) {
         let (req, e) = *refused;
         plain(req, e.code.http_status(), &e.message);
     }
+}
+
+/// Why a path under a restore target cannot be downloaded.
+#[derive(Debug)]
+enum Outside {
+    Missing(PathBuf),
+    /// A component before the last is a symlink (or not a directory): following it could leave
+    /// the target (`etc-link -> /etc`).
+    Through(PathBuf),
+}
+
+impl std::fmt::Display for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Outside::Missing(p) => write!(f, "{} no longer exists", p.display()),
+            Outside::Through(p) => write!(
+                f,
+                "{} is a symlink or not a directory: downloads do not follow links out of a \
+                 restore target",
+                p.display()
+            ),
+        }
+    }
+}
+
+/// `path` (clean, absolute within the target) under a restore's `target`, reached without
+/// following a symlink: every component but the last must be a real directory. The last may
+/// be a symlink; the tar stores it as a link.
+fn restored_item(target: &Path, path: &str) -> Result<PathBuf, Outside> {
+    let mut item = target.to_path_buf();
+    let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+    while let Some(part) = parts.next() {
+        item.push(part);
+        let meta = std::fs::symlink_metadata(&item).map_err(|_| Outside::Missing(item.clone()))?;
+        if parts.peek().is_some() && !meta.is_dir() {
+            return Err(Outside::Through(item));
+        }
+    }
+    if std::fs::symlink_metadata(&item).is_err() {
+        return Err(Outside::Missing(item));
+    }
+    Ok(item)
 }
 
 /// `Content-Disposition` for a file name: a plain ASCII fallback and the UTF-8 name.

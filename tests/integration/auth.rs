@@ -90,8 +90,11 @@ fn every_protected_route_needs_good_credentials() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let expired = format!("Bearer {}", keys.sign_token("admin", now - 10));
-    let ghost = format!("Bearer {}", keys.sign_token("ghost", now + 3600));
+    let expired = format!("Bearer {}", keys.sign_token("admin", ADMIN_HASH, now - 10));
+    let ghost = format!(
+        "Bearer {}",
+        keys.sign_token("ghost", ADMIN_HASH, now + 3600)
+    );
     let parts: Vec<&str> = admin_token.split('.').collect();
     let forged_claims = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","exp":99999999999}"#);
     let tampered = format!("Bearer {}.{forged_claims}.{}", parts[0], parts[2]);
@@ -331,15 +334,39 @@ fn login_and_hash_password() {
         .push(json!({"name": "carol", "passwordBcrypt": hash}));
     d.ok("SetConfig", config);
     let t = token_of(&d, "carol", "n3w-pass");
+    let bearer = format!("Bearer {t}");
+    let with_token = |d: &Daemon| call(d, "/v1.Backrest/GetConfig", Some(&bearer), "{}");
+    assert_eq!(with_token(&d).status, 200);
+
+    // A new password for carol revokes the token she got with the old one.
+    let mut config = d.ok("GetConfig", json!({}));
+    config["auth"]["users"][1]["passwordBcrypt"] =
+        footrest::auth::hash_password("an0ther").unwrap().into();
+    d.ok("SetConfig", config);
+    let r = with_token(&d);
+    assert_unauthenticated(&r, "a token from before the password change", "GetConfig");
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("password changed"),
+        "{:?}",
+        r.json()
+    );
+    // A token from the new password works, until carol is removed.
+    let t = token_of(&d, "carol", "an0ther");
+    let fresh = format!("Bearer {t}");
     assert_eq!(
-        call(
-            &d,
-            "/v1.Backrest/GetConfig",
-            Some(&format!("Bearer {t}")),
-            "{}"
-        )
-        .status,
+        call(&d, "/v1.Backrest/GetConfig", Some(&fresh), "{}").status,
         200
+    );
+    let mut config = d.ok("GetConfig", json!({}));
+    config["auth"]["users"].as_array_mut().unwrap().truncate(1);
+    d.ok("SetConfig", config);
+    assert_unauthenticated(
+        &call(&d, "/v1.Backrest/GetConfig", Some(&fresh), "{}"),
+        "a removed user's token",
+        "GetConfig",
     );
 }
 
