@@ -1,4 +1,4 @@
-//! Authentication (SPEC.md §4): users' bcrypt hashes in Backrest's encoding, HTTP Basic with a
+//! Authentication (docs/COMPATIBILITY.md §4): users' bcrypt hashes in Backrest's encoding, HTTP Basic with a
 //! cache of verified credentials, HS256 tokens from Login signed with `<data>/jwt-secret`, and a
 //! per-client slowdown for failed attempts.
 //!

@@ -353,7 +353,7 @@ pub struct CommandPrefix {
 }
 
 impl CommandPrefix {
-    /// The argv prefix: nice before ionice (SPEC.md §6).
+    /// The argv prefix: nice before ionice (docs/COMPATIBILITY.md §6).
     pub fn argv(&self) -> Vec<String> {
         let mut out: Vec<&str> = Vec::new();
         match self.cpu_nice {

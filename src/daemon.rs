@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Validated settings (SPEC.md §5).
+/// Validated settings (docs/COMPATIBILITY.md §5).
 #[derive(Clone, Debug)]
 pub struct Settings {
     pub bind: String,

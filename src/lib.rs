@@ -1,6 +1,6 @@
 //! footrest: schedules and runs restic backups, keeps their history, and speaks Backrest's HTTP API.
 //!
-//! The binary (`main.rs`) only parses arguments and calls into these modules; see DESIGN.md for
+//! The binary (`main.rs`) only parses arguments and calls into these modules; see docs/ARCHITECTURE.md for
 //! the threads and how they talk.
 
 pub mod api;

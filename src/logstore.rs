@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-/// Cap for task logs (SPEC.md §6).
+/// Cap for task logs (docs/COMPATIBILITY.md §6).
 pub const TASK_LOG_CAP: usize = 64 * 1024;
 /// Cap for RunCommand output.
 pub const COMMAND_LOG_CAP: usize = 2 * 1024 * 1024;

@@ -1,6 +1,6 @@
 //! proto3 JSON mapping helpers shared by every wire and config type.
 //!
-//! Backrest's API is protobuf messages sent as proto3 JSON (SPEC.md §1): int64 fields are JSON
+//! Backrest's API is protobuf messages sent as proto3 JSON (docs/COMPATIBILITY.md §1): int64 fields are JSON
 //! strings, enums are names, default values are omitted. These helpers are used from serde
 //! attributes so each message type is written once. Input is lenient as protojson is: int64
 //! from a string or a number, enums from a name or a number.

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 const STDERR_KEPT: usize = 8 * 1024;
 /// How long a cancelled restic gets to stop after SIGINT before its group is killed.
 const KILL_AFTER: Duration = Duration::from_secs(10);
-/// How much of restic's output goes into an operation's error message (SPEC.md §6).
+/// How much of restic's output goes into an operation's error message (docs/COMPATIBILITY.md §6).
 const MESSAGE_MAX: usize = 1000;
 
 /// Errors from running restic. Messages are short and never contain secrets.

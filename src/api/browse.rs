@@ -1,5 +1,5 @@
 //! Looking into snapshots and taking files out: ListSnapshotFiles, PathAutocomplete,
-//! GetDownloadURL and the `/download/<token>/…` links it hands out (SPEC.md §2, §9).
+//! GetDownloadURL and the `/download/<token>/…` links it hands out (docs/COMPATIBILITY.md §2, §9).
 //!
 //! ListSnapshotFiles and PathAutocomplete answer on the handler thread (`restic ls --no-lock`
 //! works while a backup holds the repository's lock). A download runs on a stream thread

@@ -1,4 +1,4 @@
-//! The Connect protocol's unary JSON codec (SPEC.md §1): request checks, error bodies, codes.
+//! The Connect protocol's unary JSON codec (docs/COMPATIBILITY.md §1): request checks, error bodies, codes.
 //!
 //! Pure functions over a request's method, headers and body so that the rules are unit-tested
 //! without sockets; `api::serve` applies them to tiny_http requests.

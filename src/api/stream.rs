@@ -1,4 +1,4 @@
-//! Long answers: Connect server streaming (GetOperationEvents, GetLogs; SPEC.md §1) and the
+//! Long answers: Connect server streaming (GetOperationEvents, GetLogs; docs/COMPATIBILITY.md §1) and the
 //! chunked HTTP bodies of downloads.
 //!
 //! A long answer never runs on the handler pool. The handler checks the request, takes a slot

@@ -104,7 +104,7 @@ fn parse(args: Vec<OsString>) -> Result<Option<TestArgs>, String> {
     }))
 }
 
-/// SPEC.md §5: `BACKREST_CONFIG`, else `$XDG_CONFIG_HOME/footrest/config.json`, else
+/// docs/COMPATIBILITY.md §5: `BACKREST_CONFIG`, else `$XDG_CONFIG_HOME/footrest/config.json`, else
 /// `~/.config/footrest/config.json`.
 fn default_config_file() -> PathBuf {
     let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());

@@ -1,4 +1,4 @@
-//! Hooks (SPEC.md §8): commands and notifications fired by backups, prunes, checks and forgets.
+//! Hooks (docs/COMPATIBILITY.md §8): commands and notifications fired by backups, prunes, checks and forgets.
 //!
 //! Owns: the typed form of the `hooks` JSON a repo or plan keeps verbatim ([`types`]), its
 //! validation (called from `Config::validate`), the variables templates see ([`vars`]), the

@@ -1,4 +1,4 @@
-//! What each HTTP hook sends (SPEC.md §8): the rendered message turned into requests. Pure
+//! What each HTTP hook sends (docs/COMPATIBILITY.md §8): the rendered message turned into requests. Pure
 //! functions, so the exact method, URL, headers and body of every sender are unit-tested.
 
 use super::http::Request;

@@ -1,4 +1,4 @@
-//! Backrest's `Hook` message (SPEC.md §3, §8) as typed values, parsed from the JSON the config
+//! Backrest's `Hook` message (docs/COMPATIBILITY.md §3, §8) as typed values, parsed from the JSON the config
 //! keeps verbatim. Field names are accepted in proto3 JSON form (`onError`, `webhookUrl`) and in
 //! the original snake_case (`on_error`, `webhook_url`); enums by name or by number.
 
@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::time::Duration;
 
-/// When a hook fires (SPEC.md §8).
+/// When a hook fires (docs/COMPATIBILITY.md §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Condition {
     AnyError,
@@ -98,7 +98,7 @@ impl fmt::Display for Condition {
     }
 }
 
-/// What a failing hook does to the task that fired it (SPEC.md §8).
+/// What a failing hook does to the task that fired it (docs/COMPATIBILITY.md §8).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OnError {
     #[default]

@@ -1,4 +1,4 @@
-//! Garbage collection of the history (SPEC.md §6), decided on the index alone.
+//! Garbage collection of the history (docs/COMPATIBILITY.md §6), decided on the index alone.
 //!
 //! - A flow with an index-snapshot operation whose snapshot is still in the repo is kept whole
 //!   (the UI browses snapshots through it, and indexing would otherwise add it again).

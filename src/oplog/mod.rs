@@ -57,7 +57,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use store::Store;
 
-/// The message recovery writes on operations a restart interrupted (SPEC.md §6).
+/// The message recovery writes on operations a restart interrupted (docs/COMPATIBILITY.md §6).
 pub const INTERRUPTED_MESSAGE: &str = "Operation was incomplete when orchestrator was restarted.";
 
 /// How far the modno counter jumps when a log with unfinished operations is opened: more than
@@ -546,7 +546,7 @@ impl OpLog {
         }
     }
 
-    /// Startup rules (SPEC.md §6): PENDING operations are deleted; INPROGRESS ones become ERROR
+    /// Startup rules (docs/COMPATIBILITY.md §6): PENDING operations are deleted; INPROGRESS ones become ERROR
     /// with [`INTERRUPTED_MESSAGE`] and end = start. Returns the operations turned to ERROR
     /// (their repos need `restic unlock`).
     pub fn recover_interrupted(&self) -> Result<Vec<Operation>, OpLogError> {
@@ -779,7 +779,7 @@ impl OpLog {
             .push(f);
     }
 
-    /// Garbage collection with SPEC.md §6 limits (see [`gc_limits`]); the orchestrator runs it
+    /// Garbage collection with the limits of docs/COMPATIBILITY.md §6 (see [`gc_limits`]); the orchestrator runs it
     /// at startup and daily. Compacts the segments afterwards when that frees enough.
     pub fn gc(&self, now_ms: i64) -> Result<GcReport, OpLogError> {
         let ids = {

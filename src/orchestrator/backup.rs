@@ -1,4 +1,4 @@
-//! The backup flow (SPEC.md §6 steps 2–8): parent, path checks, `restic backup` with
+//! The backup flow (docs/COMPATIBILITY.md §6): parent, path checks, `restic backup` with
 //! progress, the result, the plan's retention, and the index of the new snapshot.
 
 use super::{Failure, Orchestrator, index_one, mark_forgotten};
@@ -23,7 +23,7 @@ type Summary = (BackupProgressSummary, bool, Option<i64>);
 const MAX_BACKUP_ERRORS: usize = 20;
 
 impl Orchestrator {
-    /// SPEC.md §6 steps 2–8: parent, path checks, restic backup, result, forget, index.
+    /// docs/COMPATIBILITY.md §6: parent, path checks, restic backup, result, forget, index.
     ///
     /// restic costs about a second per start on small machines (it opens the repository and
     /// derives the key each time), so the flow runs it as few times as it can: the parent comes

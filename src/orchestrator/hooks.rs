@@ -1,4 +1,4 @@
-//! Hooks around the worker's tasks (SPEC.md §6 steps 1 and 9, §8), and the retry of a task
+//! Hooks around the worker's tasks (docs/COMPATIBILITY.md §6, §8), and the retry of a task
 //! whose hook asked for one. Runs on the worker thread.
 //!
 //! Which events fire, as in Backrest: a backup fires SNAPSHOT_START before it runs; after it,
@@ -15,7 +15,7 @@
 //! A waiting retry lives in the queue, in memory, with the operation showing its next attempt
 //! as its start time. It is not resumed after a restart: a stopping daemon ends it
 //! SYSTEM_CANCELLED like every queued task, a crashed one leaves a PENDING operation that
-//! startup drops (SPEC.md §6); a scheduled task then runs at its next scheduled time, with the
+//! startup drops (docs/COMPATIBILITY.md §6); a scheduled task then runs at its next scheduled time, with the
 //! backoff starting over. Persisting it would mean resuming a half-done flow (the hooks that
 //! already ran) after an unknown time; the schedule is the sensible recomputation.
 
@@ -134,7 +134,7 @@ impl Orchestrator {
         }
     }
 
-    /// SNAPSHOT_START, before a backup runs (SPEC.md §6 step 1).
+    /// SNAPSHOT_START, before a backup runs (docs/COMPATIBILITY.md §6).
     pub(super) fn snapshot_start_hooks(
         &self,
         op: &Operation,
@@ -157,7 +157,7 @@ impl Orchestrator {
         }
     }
 
-    /// The hooks at the end of a backup (SPEC.md §6 step 9), after its operation has its final
+    /// The hooks at the end of a backup (docs/COMPATIBILITY.md §6), after its operation has its final
     /// status. When they stop or retry the backup, the operation is updated and the new outcome
     /// returned.
     pub(super) fn snapshot_end_hooks(

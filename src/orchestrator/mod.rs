@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// Answers the request that waits for a task (Backup). Called exactly once, from the worker.
 pub type Responder = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
 
-/// Task priorities (SPEC.md §6): higher runs first.
+/// Task priorities (docs/COMPATIBILITY.md §6): higher runs first.
 pub mod priority {
     pub const INTERACTIVE: u8 = 64;
     pub const PRUNE: u8 = 32;
@@ -75,7 +75,7 @@ pub enum Task {
 }
 
 impl Task {
-    /// The priority of the task when it was not asked for by a user (SPEC.md §6).
+    /// The priority of the task when it was not asked for by a user (docs/COMPATIBILITY.md §6).
     pub fn priority(&self) -> u8 {
         match self {
             Task::Backup { .. } => priority::DEFAULT,

@@ -1,4 +1,4 @@
-//! Repository tasks: forget, prune, check, stats, index snapshots, unlock (SPEC.md §6).
+//! Repository tasks: forget, prune, check, stats, index snapshots, unlock (docs/COMPATIBILITY.md §6).
 //!
 //! Run by the worker thread. Each task with an operation moves it PENDING → INPROGRESS → a
 //! terminal status; prune and check keep restic's output in a task log (`logref`).

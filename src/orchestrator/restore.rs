@@ -1,4 +1,4 @@
-//! Restore (SPEC.md §6): one file or directory of a snapshot into a new target directory, as an
+//! Restore (docs/COMPATIBILITY.md §6): one file or directory of a snapshot into a new target directory, as an
 //! interactive task on the worker, with restic's progress in `operationRestore.lastStatus`.
 //!
 //! restic ≥ 0.15 restores `<snap>:<dir(path)>` with `--include /<base(path)>`, which puts the

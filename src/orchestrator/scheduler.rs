@@ -18,14 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// How far the wall clock may move against the monotonic clock before everything is
-/// rescheduled (SPEC.md §7).
+/// rescheduled (docs/COMPATIBILITY.md §7).
 const CLOCK_JUMP: Duration = Duration::from_secs(30);
 /// The scheduler looks at the clock at least this often.
 const TICK: Duration = Duration::from_secs(60);
 /// History garbage collection runs at startup and this often.
 const HOUSEKEEPING: Duration = Duration::from_secs(24 * 3600);
 
-/// Bounds the history (SPEC.md §6 limits) and removes the task logs of what went, and logs
+/// Bounds the history (docs/COMPATIBILITY.md §6) and removes the task logs of what went, and logs
 /// older than 14 days that no operation owns any more.
 pub fn housekeeping(oplog: &OpLog, logs: &crate::logstore::LogStore, now_ms: i64) {
     match oplog.gc(now_ms) {

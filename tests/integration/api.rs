@@ -1,4 +1,4 @@
-//! The Connect wire rules (SPEC.md §1) as a client sees them.
+//! The Connect wire rules (docs/COMPATIBILITY.md §1) as a client sees them.
 
 use crate::common::*;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Authentication (SPEC.md §4) as a client sees it: every route of the router, Basic and
+//! Authentication (docs/COMPATIBILITY.md §4) as a client sees it: every route of the router, Basic and
 //! tokens, the credential cache, the slowdown of failed attempts, HashPassword and the CLI.
 
 use crate::common::*;
