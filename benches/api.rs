@@ -6,7 +6,9 @@
 //!    the backup's report, history) vs the same `restic backup` run directly, and a plan whose
 //!    retention (keep-last 1) makes a forget follow each backup, rounds interleaved.
 //!
-//! Run: `cargo bench --bench api` (FOOTREST_BENCH_RESTIC selects the restic binary).
+//! Run: `cargo bench --bench api`. FOOTREST_BENCH_RESTIC selects the restic binary and
+//! FOOTREST_BENCH_DAEMON the footrest one (default: this build's); cross/qemu-bench.sh sets both
+//! to emulated aarch64 binaries.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -33,7 +35,17 @@ fn main() {
     // Setup: a repo and a plan over a source tree.
     let src = work.join("src");
     make_source(&src, 40, 1 << 20);
+    // Both sides back up to copies of one repository: restic calibrates the key derivation at
+    // `init`, and its cost (a power-of-two scrypt N, so often 2x apart between two inits) is paid
+    // at every start. The copies share a repository id, so the direct runs get their own cache.
+    let direct_repo = work.join("direct-repo");
+    let direct_cache = work.join("direct-cache");
+    run(Command::new(&restic)
+        .args(["init"])
+        .env("RESTIC_REPOSITORY", &direct_repo)
+        .env("RESTIC_PASSWORD", PASSWORD));
     let repo = work.join("repo");
+    run(Command::new("cp").arg("-a").arg(&direct_repo).arg(&repo));
     let mut c = keep_alive(daemon.port);
     c.post(
         "/v1.Backrest/AddRepo",
@@ -85,11 +97,6 @@ fn main() {
     println!(
         "## Backup of 40 MiB in 40 files (incompressible), {BACKUP_ROUNDS} rounds, new data each round"
     );
-    let direct_repo = work.join("direct-repo");
-    run(Command::new(&restic)
-        .args(["init"])
-        .env("RESTIC_REPOSITORY", &direct_repo)
-        .env("RESTIC_PASSWORD", PASSWORD));
     let (mut t_direct, mut t_footrest, mut t_forget) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..BACKUP_ROUNDS {
         // Change one file each round so both sides back up the same amount of new data.
@@ -104,6 +111,7 @@ fn main() {
                 .arg(&src)
                 .env("RESTIC_REPOSITORY", &direct_repo)
                 .env("RESTIC_PASSWORD", PASSWORD)
+                .env("RESTIC_CACHE_DIR", &direct_cache)
                 .env("RESTIC_PROGRESS_FPS", "2"))
         }));
         t_footrest.push(time(|| {
@@ -216,7 +224,9 @@ struct Daemon {
 
 impl Daemon {
     fn start(work: &Path, restic: &str) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_footrest"))
+        let bin = std::env::var("FOOTREST_BENCH_DAEMON")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_footrest").into());
+        let mut child = Command::new(bin)
             .args(["--bind-address", "127.0.0.1:0", "--restic-cmd", restic])
             .arg("--config-file")
             .arg(work.join("config.json"))

@@ -20,46 +20,9 @@ password="correct horse battery staple"
 arches=("$@")
 [ ${#arches[@]} -gt 0 ] || arches=(aarch64 armv7)
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need qemu-aarch64-static || ! need curl || ! need jq; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    qemu-user-static curl jq >/dev/null
-fi
-
-# <short name> -> <rust target> <debian arch> <qemu binary> <qemu cpu>
-arch_info() {
-  case $1 in
-    aarch64) echo "aarch64-unknown-linux-musl arm64 qemu-aarch64-static cortex-a53" ;;
-    armv7) echo "armv7-unknown-linux-musleabihf armhf qemu-arm-static cortex-a7" ;;
-    # Debian's armhf restic is built for armv7: under qemu it runs on a newer CPU than a Pi Zero's.
-    armv6) echo "arm-unknown-linux-musleabihf armhf qemu-arm-static arm1176" ;;
-    mipsel) echo "mipsel-unknown-linux-musl mipsel qemu-mipsel-static 24Kc" ;;
-    *) echo "unknown architecture: $1" >&2; return 1 ;;
-  esac
-}
-
-# Debian's restic + libc6 for one architecture, unpacked into one tree.
-fetch_sysroot() {
-  local darch=$1 dir=$cache/$1
-  if [ -x "$dir/usr/bin/restic" ]; then return; fi
-  echo "fetching restic and libc6 for $darch (apt-get download)"
-  local apt=$cache/apt-$darch
-  mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/debs"
-  local opts=(-o "APT::Architecture=$darch" -o "APT::Architectures=$darch"
-              -o "Dir::State::Lists=$apt/lists" -o "Dir::Cache::Archives=$apt/archives"
-              -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
-              -o "APT::Get::List-Cleanup=0" -o "APT::Sandbox::User=root" -o "Debug::NoLocking=1")
-  # A mirror mid-sync fails one index now and then; the download below says if it mattered.
-  apt-get "${opts[@]}" update -qq || echo "apt-get update had errors; trying the download anyway" >&2
-  (cd "$apt/debs" && rm -f ./*.deb && apt-get "${opts[@]}" download restic libc6 >/dev/null) \
-    || return 1
-  rm -rf "$dir.tmp"
-  mkdir -p "$dir.tmp"
-  for d in "$apt"/debs/*.deb; do dpkg-deb -x "$d" "$dir.tmp" || return 1; done
-  rm -rf "$dir"
-  mv "$dir.tmp" "$dir"
-}
+# shellcheck source=cross/qemu-lib.sh
+source cross/qemu-lib.sh
+need_qemu
 
 now() { date +%s.%N; }
 
@@ -107,11 +70,7 @@ smoke() {
   local t0
   t0=$(now)
 
-  cat >"$work/restic" <<EOF
-#!/bin/sh
-exec $qemu -L '$sysroot' '$sysroot/usr/bin/restic' "\$@"
-EOF
-  chmod 0755 "$work/restic"
+  restic_wrapper "$work/restic" "$qemu" "$sysroot"
   "$work/restic" version || return 1
 
   mkdir -p "$work/src/sub"
