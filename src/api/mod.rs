@@ -337,7 +337,8 @@ fn handle(app: &Arc<App>, req: Request) {
 
 fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: String) {
     if !rpc::exists(service, &method) {
-        let e = ApiError::not_found(format!("unknown method {method}"));
+        // HTTP 404 as Backrest's router answers, with the code a Connect client maps it to.
+        let e = ApiError::new(Code::Unimplemented, format!("unknown method {method}"));
         respond_error(req, 404, &e);
         return;
     }

@@ -461,8 +461,10 @@ fn do_repo_task(app: &Arc<App>, req: Request, body: &[u8]) {
     run_and_answer(app, req, task, true);
 }
 
+/// Unknown keys are refused: a misspelled `snapshotId` beside a `planId` would otherwise run the
+/// plan's whole retention policy instead of forgetting one snapshot.
 #[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
 struct ForgetRequest {
     #[serde(alias = "repo_id")]
     repo_id: String,

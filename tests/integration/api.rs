@@ -93,11 +93,11 @@ fn connect_protocol_version_other_than_1_is_rejected() {
 }
 
 #[test]
-fn unknown_method_is_404_with_a_connect_error_body() {
+fn unknown_method_is_404_with_connects_unimplemented_code() {
     let d = Daemon::start();
     let (status, v) = d.rpc("NoSuchMethod", json!({}));
     assert_eq!(status, 404);
-    assert_eq!(v["code"], "not_found");
+    assert_eq!(v["code"], "unimplemented");
     assert!(v["message"].as_str().unwrap().contains("NoSuchMethod"));
 }
 

@@ -233,6 +233,14 @@ fn forget_of_one_snapshot_removes_it_and_marks_the_index() {
         json!({"repoId": "repo1", "snapshotId": "not-hex!"}),
     );
     assert_eq!(st, 400);
+    // A misspelled key beside a planId is refused, not read as "the plan's whole policy".
+    let (st, e) = s.d.rpc(
+        "Forget",
+        json!({"repoId": "repo1", "planId": "plan1", "snapshotID": ids[0]}),
+    );
+    assert_eq!((st, e["code"].as_str().unwrap()), (400, "invalid_argument"));
+    assert!(e["message"].as_str().unwrap().contains("snapshotID"), "{e}");
+    assert_eq!(snapshot_ids(&s.repo), ids);
     s.d.ok("Forget", json!({"repoId": "repo1", "snapshotId": ids[0]}));
     assert_eq!(snapshot_ids(&s.repo), vec![ids[1].clone()]);
     let ix = s.d.operations(json!({"selector": {"snapshotId": ids[0]}}));
