@@ -68,7 +68,7 @@ impl Daemon {
         let logs = LogStore::open(&s.data_dir.join("tasklogs"))
             .map_err(|e| format!("opening the task log dir: {e}"))?;
         let oplog = Arc::new(OpLog::open(&s.data_dir.join("oplog")).map_err(|e| e.to_string())?);
-        let interrupted = oplog.recover_interrupted().map_err(|e| e.to_string())?;
+        let interrupted = recover_or_retry(&oplog);
         let config = Arc::new(SharedConfig::new(store, config));
         let orchestrator = Orchestrator::new(Env {
             config: Arc::clone(&config),
@@ -166,6 +166,48 @@ fn stop_leftovers(data_dir: &std::path::Path) -> Vec<crate::children::Leftover> 
 /// A restic killed with the daemon leaves a stale lock: unlock the repos of interrupted
 /// operations and of the leftovers stopped at startup (in the background; errors are only
 /// logged).
+/// How often startup's history repair is retried after a failed write (a full disk).
+const RECOVER_RETRY: Duration = Duration::from_secs(5);
+
+/// Marks what a restart interrupted (see `OpLog::recover`). When the history cannot be written
+/// (a full SD card after the crash), footrest starts anyway and serves what it has: a thread
+/// retries the same repair until it succeeds. Returns the interrupted operations either way
+/// (their repos are unlocked).
+fn recover_or_retry(oplog: &Arc<OpLog>) -> Vec<crate::model::Operation> {
+    let found = oplog.interrupted();
+    match oplog.recover(&found) {
+        Ok(ops) => ops,
+        Err(e) => {
+            log::error!(
+                "cannot mark the operations a restart interrupted ({e}); footrest serves the \
+                 history as it is and retries every {} s (free space on the data dir's disk)",
+                RECOVER_RETRY.as_secs()
+            );
+            let log = Arc::clone(oplog);
+            let retry = found.clone();
+            let _ = std::thread::Builder::new()
+                .name("recover".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(RECOVER_RETRY);
+                        match log.recover(&retry) {
+                            Ok(_) => {
+                                log::info!("marked the operations a restart interrupted");
+                                return;
+                            }
+                            Err(e) => log::debug!("marking interrupted operations: {e}"),
+                        }
+                    }
+                });
+            found
+                .running
+                .iter()
+                .filter_map(|id| oplog.get(*id).ok().flatten())
+                .collect()
+        }
+    }
+}
+
 fn unlock_after_crash(
     config: &SharedConfig,
     restic_cmd: &str,
@@ -264,6 +306,12 @@ pub struct Signals {
 impl Signals {
     pub fn install() -> std::io::Result<Signals> {
         use std::os::unix::net::UnixStream;
+        // Past a file-size limit (`ulimit -f`, a quota-like cap) a write then fails with EFBIG,
+        // handled like a full disk, instead of SIGXFSZ ending the daemon mid-write.
+        // SAFETY: setting a signal's disposition to ignored; no handler runs.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
         let (rx, tx) = UnixStream::pair()?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx.try_clone()?)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx)?;

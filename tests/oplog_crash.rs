@@ -649,3 +649,162 @@ fn readers_always_parse_while_the_daemon_writes() {
     drop(log);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+#[test]
+fn a_segment_edited_in_place_is_rescanned_not_trusted() {
+    let dir = temp_dir("edited").join("oplog");
+    let placed = one_line_each(&dir, 300);
+    assert!(dir.join("index.ckpt").exists());
+    let segs = segments(&dir);
+    assert!(segs.len() >= 2, "{segs:?}");
+    // An editor saving in place: same inode, a note inserted at the top, everything shifted.
+    let first = &segs[0];
+    let data = std::fs::read(first).unwrap();
+    let mut f = std::fs::OpenOptions::new().write(true).open(first).unwrap();
+    f.write_all(b"# checked by hand\n").unwrap();
+    f.write_all(&data).unwrap();
+    drop(f);
+
+    let log = reopen(&dir);
+    let got: BTreeMap<i64, Operation> = log
+        .query(&OpSelector::default(), 0)
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect();
+    assert_eq!(got.len(), placed.len(), "records vanished after an edit");
+    for (op, ..) in &placed {
+        assert_eq!(got.get(&op.id), Some(op));
+    }
+    let stats = log.stats();
+    assert_eq!(
+        stats.damaged_lines, 1,
+        "the inserted note is one damaged line"
+    );
+    assert_eq!(stats.lost_segments, 0);
+    drop(log);
+    let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+}
+
+#[test]
+fn a_missing_or_emptied_segment_is_counted_and_the_rest_kept() {
+    for with_checkpoint in [true, false] {
+        let dir = temp_dir(&format!("lostseg{with_checkpoint}")).join("oplog");
+        let placed = one_line_each(&dir, 400);
+        if !with_checkpoint {
+            std::fs::remove_file(dir.join("index.ckpt")).unwrap();
+        }
+        let segs = segments(&dir);
+        assert!(segs.len() >= 4, "{segs:?}");
+        // The second segment deleted, the third emptied (a failed copy, a careless cleanup).
+        std::fs::remove_file(&segs[1]).unwrap();
+        std::fs::File::create(&segs[2]).unwrap();
+        let gone: HashSet<i64> = placed
+            .iter()
+            .filter(|(_, seg, ..)| *seg == segs[1] || *seg == segs[2])
+            .map(|(op, ..)| op.id)
+            .collect();
+        assert!(!gone.is_empty());
+
+        let log = reopen(&dir);
+        let got: HashMap<i64, Operation> = log
+            .query(&OpSelector::default(), 0)
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        for (op, ..) in &placed {
+            if !gone.contains(&op.id) {
+                assert_eq!(got.get(&op.id), Some(op), "an untouched record was lost");
+            }
+        }
+        assert_eq!(got.len(), placed.len() - gone.len());
+        let stats = log.stats();
+        assert_eq!(stats.lost_segments, 2, "with_checkpoint={with_checkpoint}");
+        let want = if with_checkpoint {
+            gone.len() as u64
+        } else {
+            0
+        };
+        assert_eq!(
+            stats.lost_operations, want,
+            "with_checkpoint={with_checkpoint}"
+        );
+        // Writing goes on, and the next open reports the gap again rather than forgetting it.
+        let mut op = placed[0].0.clone();
+        op.id = 0;
+        log.add(&mut op).unwrap();
+        drop(log);
+        let log = reopen(&dir);
+        assert_eq!(log.stats().lost_segments, 2);
+        drop(log);
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+}
+
+#[test]
+fn an_unreadable_segment_is_left_out_and_comes_back_when_readable() {
+    let dir0 = temp_dir("unreadable");
+    for which in ["middle", "newest"] {
+        let dir = dir0.join(which).join("oplog");
+        let placed = one_line_each(&dir, 400);
+        let segs = segments(&dir);
+        assert!(segs.len() >= 3, "{segs:?}");
+        let bad = if which == "middle" {
+            segs[1].clone()
+        } else {
+            segs.last().unwrap().clone()
+        };
+        // A directory where the segment should be (a botched restore of the SD card).
+        let aside = bad.with_extension("aside");
+        std::fs::rename(&bad, &aside).unwrap();
+        std::fs::create_dir(&bad).unwrap();
+
+        let log = reopen(&dir);
+        let got: HashMap<i64, Operation> = log
+            .query(&OpSelector::default(), 0)
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        for (op, seg, ..) in &placed {
+            if *seg == bad {
+                assert!(!got.contains_key(&op.id));
+            } else {
+                assert_eq!(
+                    got.get(&op.id),
+                    Some(op),
+                    "{which}: a readable record was lost"
+                );
+            }
+        }
+        // Writing goes on, past every segment, and compaction leaves the old ones alone.
+        let mut new = placed[0].0.clone();
+        new.id = 0;
+        log.add(&mut new).unwrap();
+        log.compact().unwrap();
+        drop(log);
+        let after = segments(&dir);
+        assert!(
+            after.contains(&bad) && after.last().unwrap() > &bad,
+            "{which}: {after:?}"
+        );
+
+        std::fs::remove_dir(&bad).unwrap();
+        std::fs::rename(&aside, &bad).unwrap();
+        let log = reopen(&dir);
+        let got: HashMap<i64, Operation> = log
+            .query(&OpSelector::default(), 0)
+            .unwrap()
+            .into_iter()
+            .map(|o| (o.id, o))
+            .collect();
+        assert_eq!(got.len(), placed.len() + 1, "{which}");
+        for (op, ..) in &placed {
+            assert_eq!(got.get(&op.id), Some(op), "{which}: not back once readable");
+        }
+        assert_eq!(got.get(&new.id).map(|o| &o.plan_id), Some(&new.plan_id));
+        drop(log);
+    }
+    let _ = std::fs::remove_dir_all(&dir0);
+}

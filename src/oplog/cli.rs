@@ -72,12 +72,15 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
         return writeln!(
             out,
             "operations: {}\nsegments: {}\ndisk bytes: {}\nlive bytes: {}\n\
-             damaged lines: {}\nindex bytes: {}\nlast id: {}\nlast modno: {}",
+             damaged lines: {}\nlost segments: {} ({} operations known lost)\n\
+             index bytes: {}\nlast id: {}\nlast modno: {}",
             s.operations,
             s.segments,
             s.disk_bytes,
             s.live_bytes,
             s.damaged_lines,
+            s.lost_segments,
+            s.lost_operations,
             s.index_heap_bytes,
             s.max_id,
             s.max_modno

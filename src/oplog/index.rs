@@ -256,6 +256,18 @@ impl Index {
         None
     }
 
+    /// Drops, while loading, every entry whose line is in segment `seg` (one that failed to
+    /// read part-way: its entries point at bytes that cannot be read back).
+    pub fn drop_segment(&mut self, seg: u32) {
+        for e in self.entries.iter_mut().filter(|e| e.seg == seg && e.live()) {
+            e.flags |= DEAD;
+            self.dead += 1;
+        }
+        for e in self.extra.iter_mut().filter(|e| e.seg == seg && e.live()) {
+            e.flags |= DEAD;
+        }
+    }
+
     pub fn finish_load(&mut self) {
         if !self.extra.is_empty() {
             let mut extra = std::mem::take(&mut self.extra);

@@ -179,6 +179,13 @@ impl Default for Options {
     }
 }
 
+/// Operations a restart interrupted (see [`OpLog::interrupted`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Interrupted {
+    pub pending: Vec<i64>,
+    pub running: Vec<i64>,
+}
+
 /// Figures about an open log (`footrest ops --stats` and the benchmark print them).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OpLogStats {
@@ -192,6 +199,10 @@ pub struct OpLogStats {
     pub max_modno: i64,
     /// Bytes of segments open had to scan (all of them without a usable checkpoint).
     pub scanned_bytes: u64,
+    /// Segments open found missing, emptied or cut short (see [`OpLog::open_with`]).
+    pub lost_segments: usize,
+    /// Operations the checkpoint placed in those segments (0 when there was no checkpoint).
+    pub lost_operations: u64,
 }
 
 struct State {
@@ -218,6 +229,8 @@ pub struct OpLog {
     state: RwLock<State>,
     listeners: RwLock<Vec<Listener>>,
     damaged: AtomicUsize,
+    /// What open found missing (see [`report_lost_segments`]).
+    lost: Lost,
     /// Held for the log's lifetime: one writer per directory.
     _writer_lock: Option<File>,
 }
@@ -361,9 +374,11 @@ impl OpLog {
         let mut nums = store::list_segments(dir).map_err(io_err("read", dir))?;
         // Segments below the newest compacted one are obsolete (a crash mid-compaction).
         let mut base = 0;
+        let mut first_is_compacted = false;
         for (i, n) in nums.iter().enumerate().rev() {
             if store::is_compacted(&dir.join(store::segment_name(*n))).unwrap_or(false) {
                 base = i;
+                first_is_compacted = true;
                 break;
             }
         }
@@ -394,21 +409,44 @@ impl OpLog {
         };
         let mut scan = Scan::default();
         let mut from: BTreeMap<u32, u64> = nums.iter().map(|n| (*n, 0)).collect();
-        if let Some(cp) = store::read_checkpoint(dir).filter(|cp| checkpoint_fits(dir, cp, &nums)) {
+        let cp = store::read_checkpoint(dir);
+        let lost = report_lost_segments(dir, &nums, first_is_compacted, cp.as_ref());
+        if let Some(cp) = &cp {
+            // Ids and modnos handed out never go back, whether or not the rest still fits.
+            scan.max_id = cp.counters.0;
+            scan.max_modno = cp.counters.1;
+        }
+        if let Some(cp) = cp.filter(|cp| checkpoint_fits(dir, cp, &nums)) {
             st.index.set_keys(cp.keys);
             st.index.set_entries(cp.entries);
             scan.max_id = cp.counters.0;
             scan.max_modno = cp.counters.1;
-            for (n, len, live, _) in &cp.segs {
-                from.insert(*n, *len);
-                scan.live.insert(*n, *live as i64);
+            for seg in &cp.segs {
+                from.insert(seg.n, seg.len);
+                scan.live.insert(seg.n, seg.live as i64);
             }
         }
         let newest = nums.last().copied();
         for (&n, &start) in &from {
-            st.store.add_segment(n, start)?;
-            let State { index, store, .. } = &mut st;
-            let (end, torn) = store.scan(n, start, |line, off| scan.line(index, n, off, line))?;
+            let scanned = st.store.add_segment(n, start).and_then(|()| {
+                let State { index, store, .. } = &mut st;
+                store.scan(n, start, |line, off| scan.line(index, n, off, line))
+            });
+            let (end, torn) = match scanned {
+                Ok(r) => r,
+                Err(e) => {
+                    // Start anyway and serve the rest: the history is worth more than this
+                    // file. A partial scan's entries point into it; drop them.
+                    log::warn!(
+                        "{e}: its operations are left out of the history until it can be read \
+                         (footrest writes to new segments and does not compact meanwhile)"
+                    );
+                    st.store.segs.remove(&n);
+                    st.store.unreadable.insert(n);
+                    st.index.drop_segment(n);
+                    continue;
+                }
+            };
             st.scanned_bytes += end - start;
             let size = if torn && Some(n) == newest {
                 if writable {
@@ -448,6 +486,19 @@ impl OpLog {
         }
         st.max_id = scan.max_id.max(st.index.max_id());
         st.max_modno = scan.max_modno;
+        // The ids and modnos in unreadable segments are unknown: skip past as many as they
+        // could hold (a line is at least 32 bytes), so none is handed out twice.
+        let unseen: i64 = st
+            .store
+            .unreadable
+            .iter()
+            .map(|n| {
+                let size = fs::metadata(st.store.path(*n)).map_or(0, |m| m.len());
+                (size.max(opts.segment_bytes) / 32 + 1) as i64
+            })
+            .sum();
+        st.max_id += unseen;
+        st.max_modno += unseen;
         if writable
             && st.index.entries().any(|e| {
                 matches!(
@@ -474,6 +525,7 @@ impl OpLog {
             state: RwLock::new(st),
             listeners: RwLock::new(Vec::new()),
             damaged: AtomicUsize::new(scan.damaged as usize),
+            lost,
             _writer_lock: writer_lock,
         };
         if writable {
@@ -546,31 +598,50 @@ impl OpLog {
         }
     }
 
-    /// Startup rules (docs/COMPATIBILITY.md §6): PENDING operations are deleted; INPROGRESS ones become ERROR
-    /// with [`INTERRUPTED_MESSAGE`] and end = start. Returns the operations turned to ERROR
-    /// (their repos need `restic unlock`).
+    /// Startup rules (docs/COMPATIBILITY.md §6): PENDING operations are deleted; INPROGRESS ones
+    /// become ERROR with [`INTERRUPTED_MESSAGE`] and end = start. Returns the operations turned
+    /// to ERROR (their repos need `restic unlock`). [`OpLog::interrupted`] and
+    /// [`OpLog::recover`] are the two halves, for a caller that must retry the second.
     pub fn recover_interrupted(&self) -> Result<Vec<Operation>, OpLogError> {
-        let (pending, running): (Vec<i64>, Vec<i64>) = {
-            let st = self.read_state();
-            let mut p = Vec::new();
-            let mut r = Vec::new();
-            for e in st.index.entries() {
-                match e.status() {
-                    OperationStatus::Pending => p.push(e.id),
-                    OperationStatus::InProgress => r.push(e.id),
-                    _ => {}
-                }
+        let found = self.interrupted();
+        self.recover(&found)
+    }
+
+    /// The operations a restart interrupted: (PENDING ids, INPROGRESS ids).
+    pub fn interrupted(&self) -> Interrupted {
+        let st = self.read_state();
+        let mut found = Interrupted::default();
+        for e in st.index.entries() {
+            match e.status() {
+                OperationStatus::Pending => found.pending.push(e.id),
+                OperationStatus::InProgress => found.running.push(e.id),
+                _ => {}
             }
-            (p, r)
-        };
+        }
+        found
+    }
+
+    /// Applies the startup rules to `found` (from [`OpLog::interrupted`] at startup, so that a
+    /// retry never touches an operation started since). Idempotent: what is already resolved
+    /// is left alone. Returns the operations turned to ERROR.
+    pub fn recover(&self, found: &Interrupted) -> Result<Vec<Operation>, OpLogError> {
+        let pending: Vec<i64> = found
+            .pending
+            .iter()
+            .copied()
+            .filter(|id| self.get(*id).ok().flatten().is_some())
+            .collect();
         if !pending.is_empty() {
             self.delete(&pending)?;
         }
         let mut out = Vec::new();
-        for id in running {
+        for &id in &found.running {
             let Some(mut op) = self.get(id)? else {
                 continue;
             };
+            if op.status != OperationStatus::InProgress {
+                continue;
+            }
             op.status = OperationStatus::Error;
             op.display_message = INTERRUPTED_MESSAGE.to_string();
             op.unix_time_end_ms = op.unix_time_start_ms;
@@ -843,6 +914,15 @@ impl OpLog {
     }
 
     fn compact_upto(&self, st: &mut State, upto: u32) -> Result<(), OpLogError> {
+        if let Some(n) = st.store.unreadable.first() {
+            // A compacted segment makes every lower-numbered one obsolete at the next open:
+            // never while one of them holds records that could not be read.
+            log::debug!(
+                "compaction skipped while {} is unreadable",
+                st.store.path(*n).display()
+            );
+            return Ok(());
+        }
         let entries: Vec<Entry> = st
             .index
             .entries()
@@ -909,6 +989,8 @@ impl OpLog {
             max_id: st.max_id,
             max_modno: st.max_modno,
             scanned_bytes: st.scanned_bytes,
+            lost_segments: self.lost.segments,
+            lost_operations: self.lost.operations,
         }
     }
 }
@@ -922,15 +1004,119 @@ impl Drop for OpLog {
 }
 
 /// Whether a checkpoint describes the segments now in the directory: its segments must be the
-/// oldest ones, the same files (inode), at least as long as it covered.
+/// oldest ones, the same files (inode), at least as long as it covered, with the same bytes at
+/// both ends of what it covered (an edit in place shifts them).
 fn checkpoint_fits(dir: &Path, cp: &store::Checkpoint, nums: &[u32]) -> bool {
     use std::os::unix::fs::MetadataExt;
     if cp.segs.len() > nums.len() {
         return false;
     }
-    cp.segs.iter().zip(nums).all(|((n, len, _, ino), m)| {
-        n == m
-            && fs::metadata(dir.join(store::segment_name(*n)))
-                .is_ok_and(|md| md.ino() == *ino && md.len() >= *len)
-    })
+    let fits = cp.segs.iter().zip(nums).all(|(seg, m)| {
+        if seg.n != *m {
+            return false;
+        }
+        let Ok(f) = File::open(dir.join(store::segment_name(seg.n))) else {
+            return false;
+        };
+        f.metadata()
+            .is_ok_and(|md| md.ino() == seg.ino && md.len() >= seg.len)
+            && store::fingerprint(&f, seg.len).is_ok_and(|fp| fp == seg.fingerprint)
+    });
+    if !fits {
+        log::info!(
+            "{}: the index checkpoint no longer matches the segments; scanning them all",
+            dir.display()
+        );
+    }
+    fits
+}
+
+/// What open found missing from the log.
+#[derive(Clone, Copy, Debug, Default)]
+struct Lost {
+    segments: usize,
+    operations: u64,
+}
+
+/// Finds segments that should be there and are not: a gap in the numbers (segments are
+/// numbered without gaps from 1, or from the newest compacted one), one the checkpoint names
+/// that is gone or shorter than it covered, an empty one before the newest. Each is warned
+/// about, naming how many operations the checkpoint placed in it. Nothing is changed on disk.
+fn report_lost_segments(
+    dir: &Path,
+    nums: &[u32],
+    first_is_compacted: bool,
+    cp: Option<&store::Checkpoint>,
+) -> Lost {
+    use std::os::unix::fs::MetadataExt;
+    let first = match (nums.first(), first_is_compacted) {
+        (Some(n), true) => *n,
+        _ => 1,
+    };
+    let cp_segs = cp.map_or(&[][..], |c| &c.segs[..]);
+    let last = nums
+        .last()
+        .copied()
+        .into_iter()
+        .chain(cp_segs.iter().map(|s| s.n))
+        .max();
+    let Some(last) = last else {
+        return Lost::default();
+    };
+    // segment -> (what happened, bytes left of it)
+    let mut found: BTreeMap<u32, (String, u64)> = BTreeMap::new();
+    for n in first..=last {
+        if nums.binary_search(&n).is_err() {
+            found.insert(n, ("is missing".into(), 0));
+        }
+    }
+    let newest = nums.last().copied();
+    for &n in nums {
+        let Ok(md) = fs::metadata(dir.join(store::segment_name(n))) else {
+            continue;
+        };
+        // A different inode is a replaced file (compaction renames its output into place).
+        let covered = cp_segs
+            .iter()
+            .find(|s| s.n == n && s.ino == md.ino())
+            .map(|s| s.len);
+        match covered {
+            Some(c) if md.len() < c => {
+                let what = format!(
+                    "is shorter than the index recorded ({} of {c} bytes)",
+                    md.len()
+                );
+                found.insert(n, (what, md.len()));
+            }
+            _ if md.len() == 0 && Some(n) != newest => {
+                found.insert(n, ("is empty".into(), 0));
+            }
+            _ => {}
+        }
+    }
+    let mut lost = Lost::default();
+    for (n, (what, kept)) in &found {
+        lost.segments += 1;
+        let name = dir.join(store::segment_name(*n));
+        let known = cp_segs.iter().any(|s| s.n == *n);
+        match cp.filter(|_| known) {
+            Some(cp) => {
+                let k = cp
+                    .entries
+                    .iter()
+                    .filter(|e| e.seg == *n && e.off as u64 + e.len as u64 > *kept)
+                    .count() as u64;
+                lost.operations += k;
+                log::warn!(
+                    "{} {what}: {k} operation(s) recorded in it are missing from the history",
+                    name.display()
+                );
+            }
+            None => log::warn!(
+                "{} {what}: the operations recorded in it are missing from the history",
+                name.display()
+            ),
+        }
+    }
+    lost
 }

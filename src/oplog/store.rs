@@ -70,6 +70,22 @@ pub fn is_compacted(path: &Path) -> io::Result<bool> {
         && format::scan_line(&head[..end]).is_some_and(|l| l.counters.is_some()))
 }
 
+/// How many bytes at each end of a segment's covered part its fingerprint reads.
+const FINGERPRINT_BYTES: u64 = 4096;
+
+/// A fingerprint of a segment's first `len` bytes: CRC-32 of its first and last 4 KiB. A
+/// checkpoint keeps it per segment so that an in-place edit (an editor inserting or removing
+/// bytes on an inode the checkpoint still matches by length) is noticed and the log rescanned.
+pub fn fingerprint(file: &File, len: u64) -> io::Result<u32> {
+    let head = len.min(FINGERPRINT_BYTES);
+    let tail = len.saturating_sub(FINGERPRINT_BYTES).max(head);
+    let mut buf = vec![0u8; (head + (len - tail)) as usize];
+    let (a, b) = buf.split_at_mut(head as usize);
+    file.read_exact_at(a, 0)?;
+    file.read_exact_at(b, tail)?;
+    Ok(format::crc32(&buf))
+}
+
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -91,6 +107,9 @@ pub struct Store {
     writer: Option<File>,
     /// A failed append may have left a fragment past `len` of the newest segment.
     repair: bool,
+    /// Segments open could not read (mode 000, a directory in their place): left out of the
+    /// index, never written to or compacted over, and numbered around by [`Store::roll`].
+    pub unreadable: std::collections::BTreeSet<u32>,
 }
 
 fn err(action: &'static str, path: PathBuf) -> impl FnOnce(io::Error) -> super::OpLogError {
@@ -115,6 +134,7 @@ impl Store {
             writable,
             writer: None,
             repair: false,
+            unreadable: Default::default(),
         }
     }
 
@@ -243,7 +263,12 @@ impl Store {
 
     /// Creates the next segment and makes it the one appended to.
     fn roll(&mut self) -> R<()> {
-        let n = self.newest().map_or(1, |n| n + 1);
+        let above = self
+            .newest()
+            .into_iter()
+            .chain(self.unreadable.last().copied())
+            .max();
+        let n = above.map_or(1, |n| n + 1);
         let path = self.path(n);
         let f = OpenOptions::new()
             .append(true)
@@ -271,9 +296,16 @@ impl Store {
         if !self.writable {
             return Err(super::OpLogError::ReadOnly);
         }
+        // Lines go after every line of every segment, readable or not, so that the newest
+        // line of an id still wins once an unreadable segment can be read again.
+        let behind = self
+            .unreadable
+            .last()
+            .is_some_and(|u| self.newest().is_none_or(|n| n < *u));
         let newest = match self.newest() {
-            Some(n) => n,
-            None => {
+            Some(n) if !behind => n,
+            _ => {
+                self.writer = None;
                 self.roll()?;
                 self.newest().unwrap_or(1)
             }
@@ -439,6 +471,7 @@ impl Store {
             w.put(&s.len.to_le_bytes())?;
             w.put(&s.live.to_le_bytes())?;
             w.put(&s.ino.to_le_bytes())?;
+            w.put(&fingerprint(&s.file, s.len)?.to_le_bytes())?;
         }
         w.put(&(keys.len() as u32).to_le_bytes())?;
         for k in keys {
@@ -487,13 +520,24 @@ impl<W: Write> CrcWriter<W> {
     }
 }
 
-const MAGIC: &[u8; 8] = b"FRIDX\x01\0\n";
+const MAGIC: &[u8; 8] = b"FRIDX\x02\0\n";
 const ENTRY_BYTES: usize = 4 * 8 + 5 * 4 + 2;
+
+/// One segment as a checkpoint saw it.
+pub struct CheckpointSeg {
+    pub n: u32,
+    /// Bytes the checkpoint covers; open scans from here.
+    pub len: u64,
+    /// Bytes of live lines in it.
+    pub live: u64,
+    pub ino: u64,
+    /// [`fingerprint`] of the covered bytes.
+    pub fingerprint: u32,
+}
 
 pub struct Checkpoint {
     pub counters: (i64, i64),
-    /// (segment, covered length, live bytes, inode)
-    pub segs: Vec<(u32, u64, u64, u64)>,
+    pub segs: Vec<CheckpointSeg>,
     pub keys: Vec<GroupKey>,
     pub entries: Vec<Entry>,
 }
@@ -557,7 +601,13 @@ pub fn read_checkpoint(dir: &Path) -> Option<Checkpoint> {
     let nsegs = c.u32()? as usize;
     let mut segs = Vec::with_capacity(nsegs.min(1 << 16));
     for _ in 0..nsegs {
-        segs.push((c.u32()?, c.u64()?, c.u64()?, c.u64()?));
+        segs.push(CheckpointSeg {
+            n: c.u32()?,
+            len: c.u64()?,
+            live: c.u64()?,
+            ino: c.u64()?,
+            fingerprint: c.u32()?,
+        });
     }
     let nkeys = c.u32()? as usize;
     let mut keys = Vec::with_capacity(nkeys.min(1 << 16));

@@ -224,7 +224,13 @@ pub struct Orchestrator {
     /// Set when the daemon stops while a task runs: its operation ends SYSTEM_CANCELLED.
     shutting_down: AtomicBool,
     done: Mutex<Vec<crossbeam_channel::Sender<Task>>>,
+    /// Final states the history could not take (a full disk), with the error: written again
+    /// before each task and every [`UNSAVED_RETRY`] while idle.
+    unsaved: Mutex<Vec<(Operation, String)>>,
 }
+
+/// How often the worker, while idle, retries writing final states the history refused.
+const UNSAVED_RETRY: Duration = Duration::from_secs(5);
 
 impl Orchestrator {
     pub fn new(env: Env) -> Arc<Self> {
@@ -234,6 +240,7 @@ impl Orchestrator {
             wake: Condvar::new(),
             shutting_down: AtomicBool::new(false),
             done: Mutex::new(Vec::new()),
+            unsaved: Mutex::new(Vec::new()),
         })
     }
 
@@ -435,6 +442,9 @@ impl Orchestrator {
 
     fn worker_loop(self: Arc<Self>) {
         loop {
+            if self.has_unsaved() {
+                self.retry_unsaved();
+            }
             let q = {
                 let mut st = self.lock();
                 loop {
@@ -459,9 +469,15 @@ impl Orchestrator {
                         });
                         break q;
                     }
-                    st = match st.tasks.iter().filter_map(|q| q.not_before).min() {
-                        Some(t) => {
-                            let wait = t.saturating_duration_since(now);
+                    let retry = self.has_unsaved().then_some(UNSAVED_RETRY);
+                    let due = st
+                        .tasks
+                        .iter()
+                        .filter_map(|q| q.not_before)
+                        .min()
+                        .map(|t| t.saturating_duration_since(now));
+                    st = match due.into_iter().chain(retry).min() {
+                        Some(wait) => {
                             let (st, _) = self
                                 .wake
                                 .wait_timeout(st, wait)
@@ -470,6 +486,12 @@ impl Orchestrator {
                         }
                         None => self.wake.wait(st).unwrap_or_else(|p| p.into_inner()),
                     };
+                    if retry.is_some() {
+                        // Not under the queue's lock: a write may wait for the disk.
+                        drop(st);
+                        self.retry_unsaved();
+                        st = self.lock();
+                    }
                 }
             };
             let cancel = self
@@ -495,6 +517,16 @@ impl Orchestrator {
                 self.retry_later(q, policy);
                 continue;
             }
+            let result = match (result, self.unsaved_error(q.op_id)) {
+                (Ok(()), Some(e)) => Err(ApiError::new(
+                    Code::ResourceExhausted,
+                    format!(
+                        "the task finished but its record could not be written to the history \
+                         ({e}); footrest writes it once the data directory has room again"
+                    ),
+                )),
+                (result, _) => result,
+            };
             if let Some(r) = q.responder {
                 r(result);
             }
@@ -552,9 +584,51 @@ impl Orchestrator {
         Ok(op)
     }
 
+    /// Writes `op`. A final state the history refuses is kept and written again later (see
+    /// `unsaved`); a newer successful write of the same operation replaces it.
     fn save(&self, op: &mut Operation) {
-        if let Err(e) = self.env.oplog.update(op) {
+        let written = self.env.oplog.update(op);
+        let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        unsaved.retain(|(u, _)| u.id != op.id);
+        if let Err(e) = written {
             log::error!("operation {}: {e}", op.id);
+            if op.status.is_terminal() {
+                unsaved.push((op.clone(), e.to_string()));
+            }
+        }
+    }
+
+    /// Why the final state of operation `id` is not in the history yet, if it is not.
+    fn unsaved_error(&self, id: i64) -> Option<String> {
+        let unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+        unsaved
+            .iter()
+            .find(|(u, _)| u.id == id)
+            .map(|(_, e)| e.clone())
+    }
+
+    fn has_unsaved(&self) -> bool {
+        !self
+            .unsaved
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// Writes the final states the history refused earlier; keeps those it still refuses.
+    fn retry_unsaved(&self) {
+        let pending = std::mem::take(&mut *self.unsaved.lock().unwrap_or_else(|p| p.into_inner()));
+        for (mut op, _) in pending {
+            match self.env.oplog.update(&mut op) {
+                Ok(()) => log::info!("operation {}: its final state is recorded now", op.id),
+                Err(e) => {
+                    let mut unsaved = self.unsaved.lock().unwrap_or_else(|p| p.into_inner());
+                    // A write since (by `save`) is newer than this copy.
+                    if !unsaved.iter().any(|(u, _)| u.id == op.id) {
+                        unsaved.push((op, e.to_string()));
+                    }
+                }
+            }
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct Opts {
     pub args: Vec<String>,
     /// RLIMIT_NOFILE (soft and hard) for the daemon.
     pub nofile: Option<u64>,
+    /// RLIMIT_FSIZE (soft; SIGXFSZ ignored) for the daemon: writes past it fail as on a full
+    /// disk. `prlimit` lifts it from outside ("space comes back").
+    pub fsize: Option<u64>,
 }
 
 impl Default for Opts {
@@ -92,6 +95,7 @@ impl Default for Opts {
             env: Vec::new(),
             args: Vec::new(),
             nofile: None,
+            fsize: None,
         }
     }
 }
@@ -134,17 +138,31 @@ impl Daemon {
             cmd.env(k, v);
         }
         cmd.args(&opts.args);
-        if let Some(n) = opts.nofile {
+        if opts.nofile.is_some() || opts.fsize.is_some() {
             use std::os::unix::process::CommandExt;
-            // SAFETY: only an async-signal-safe syscall between fork and exec.
+            let (nofile, fsize) = (opts.nofile, opts.fsize);
+            // SAFETY: only async-signal-safe syscalls between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    let r = libc::rlimit {
-                        rlim_cur: n as libc::rlim_t,
-                        rlim_max: n as libc::rlim_t,
-                    };
-                    if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
-                        return Err(std::io::Error::last_os_error());
+                    if let Some(n) = nofile {
+                        let r = libc::rlimit {
+                            rlim_cur: n as libc::rlim_t,
+                            rlim_max: n as libc::rlim_t,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &r) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                    }
+                    if let Some(n) = fsize {
+                        // An ignored signal stays ignored across exec.
+                        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                        let r = libc::rlimit {
+                            rlim_cur: n as libc::rlim_t,
+                            rlim_max: libc::RLIM_INFINITY,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
                     }
                     Ok(())
                 });

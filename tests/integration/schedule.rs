@@ -672,3 +672,151 @@ fn the_ops_cli_reads_the_history_while_the_daemon_runs() {
         .unwrap();
     assert!(String::from_utf8_lossy(&table.stdout).contains("plan1"));
 }
+
+/// After a crash on a full disk the repair of the history cannot be written: footrest starts
+/// anyway, serves the history as it is, and finishes the repair once space returns.
+#[test]
+fn a_full_disk_after_a_crash_does_not_stop_the_daemon_and_the_repair_finishes_later() {
+    use footrest::model::{Operation, OperationBackup, OperationStatus};
+    let dir = TempDir::new("fullstart");
+    let oplog_dir = dir.path().join("data").join("oplog");
+    let id = {
+        let log = footrest::oplog::OpLog::open(&oplog_dir).unwrap();
+        let mut op = Operation {
+            plan_id: "plan1".into(),
+            repo_id: "repo1".into(),
+            status: OperationStatus::InProgress,
+            unix_time_start_ms: 1_700_000_000_000,
+            // Long enough that the segment is bigger than anything else startup writes.
+            display_message: "x".repeat(4000),
+            operation_backup: Some(OperationBackup::default()),
+            ..Default::default()
+        };
+        log.add(&mut op).unwrap();
+        op.id
+    };
+    let segment = oplog_dir.join("000001.ndjson");
+    let size = std::fs::metadata(&segment).unwrap().len();
+    let d = Daemon::spawn(
+        dir,
+        &Opts {
+            fsize: Some(size),
+            ..Opts::default()
+        },
+    );
+    // Serving: the history as it was, with the operation not yet repaired.
+    let op = ops_of(&d, json!({"ids": [id]})).remove(0);
+    assert_eq!(op["status"], "STATUS_INPROGRESS");
+    assert!(
+        d.log()
+            .contains("cannot mark the operations a restart interrupted"),
+        "{}",
+        d.log()
+    );
+    // Space comes back.
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit for a child process of ours.
+    let r = unsafe {
+        libc::prlimit(
+            d.pid() as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &unlimited,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+    let op = d.wait_for("the repair written", Duration::from_secs(30), || {
+        ops_of(&d, json!({"ids": [id]}))
+            .into_iter()
+            .find(|o| o["status"] == "STATUS_ERROR")
+    });
+    assert_eq!(
+        op["displayMessage"],
+        "Operation was incomplete when orchestrator was restarted."
+    );
+}
+
+fn set_fsize(pid: u32, limit: Option<u64>) {
+    let v = limit.map_or(libc::RLIM_INFINITY, |n| n as libc::rlim_t);
+    let r = libc::rlimit {
+        rlim_cur: v,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: a valid rlimit for a child process of ours.
+    let rc = unsafe {
+        libc::prlimit(
+            pid as libc::pid_t,
+            libc::RLIMIT_FSIZE,
+            &r,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(rc, 0, "prlimit: {}", std::io::Error::last_os_error());
+}
+
+/// The disk fills while a backup runs: the Backup call says its record could not be written
+/// (not a plain success), and the final state is written once space returns.
+#[test]
+fn a_full_disk_at_a_backups_end_is_reported_and_the_record_written_when_space_returns() {
+    let s = setup_with_plan(json!({}));
+    big_source(&s, 3);
+    // footrest ignores SIGXFSZ: past the limit its writes fail as on a full disk.
+    let d = &s.d;
+    let port = d.port;
+    let call = std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/Backup",
+            &[("Content-Type", "application/json")],
+            br#"{"value":"plan1"}"#,
+        )
+    });
+    let id = running_backup(d, "plan1");
+    // restic was started before the limit: only the daemon's own writes are refused.
+    let segments: Vec<_> = std::fs::read_dir(d.data_dir().join("oplog"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ndjson"))
+        .collect();
+    let newest = segments.iter().max().unwrap();
+    set_fsize(d.pid(), Some(std::fs::metadata(newest).unwrap().len()));
+    let answer = call.join().unwrap();
+    assert_eq!(
+        answer.status,
+        429,
+        "{}",
+        String::from_utf8_lossy(&answer.body)
+    );
+    let e = answer.json();
+    assert_eq!(e["code"], "resource_exhausted");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be written"),
+        "{e}"
+    );
+    assert_eq!(
+        snapshot_ids(&s.repo).len(),
+        1,
+        "the snapshot itself was saved"
+    );
+    let op = ops_of(d, json!({"ids": [id]})).remove(0);
+    assert_eq!(
+        op["status"], "STATUS_INPROGRESS",
+        "nothing newer reached the disk"
+    );
+
+    set_fsize(d.pid(), None);
+    let op = d.wait_for("the final state written", Duration::from_secs(30), || {
+        ops_of(d, json!({"ids": [id]}))
+            .into_iter()
+            .find(|o| o["status"] == "STATUS_SUCCESS")
+    });
+    assert_eq!(op["snapshotId"], snapshot_ids(&s.repo)[0]);
+}
