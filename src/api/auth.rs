@@ -80,7 +80,7 @@ pub(super) fn respond_denied(req: Request, path: &str, denied: &Denied) {
     log::debug!("auth: {path} from {}: {denied}", peer(&req));
     let (status, code) = match denied {
         Denied::Unauthenticated(_) => (401, Code::Unauthenticated),
-        Denied::Throttled { .. } => (429, Code::ResourceExhausted),
+        Denied::Throttled { .. } | Denied::Busy { .. } => (429, Code::ResourceExhausted),
     };
     let e = ApiError::new(code, denied.to_string());
     let mut resp = json_response(status, e.body().into_bytes());
