@@ -176,6 +176,61 @@ pub fn check_unary_headers(
     ))
 }
 
+/// The body of a request sent with `Content-Encoding` (or a stream envelope's payload with
+/// `Connect-Content-Encoding`): gzip is inflated up to `max` bytes, identity passes through,
+/// anything else is Connect's `unimplemented` naming what is supported.
+pub fn decompress(encoding: Option<&str>, body: Vec<u8>, max: usize) -> Result<Vec<u8>, ApiError> {
+    use std::io::Read;
+    let enc = encoding.unwrap_or("").trim().to_ascii_lowercase();
+    match enc.as_str() {
+        "" | "identity" => Ok(body),
+        "gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&body[..])
+                .take(max as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::invalid(format!("invalid gzip body: {e}")))?;
+            if out.len() > max {
+                return Err(ApiError::new(
+                    Code::ResourceExhausted,
+                    format!("request body is larger than {max} bytes once decompressed"),
+                ));
+            }
+            Ok(out)
+        }
+        other => Err(ApiError::new(
+            Code::Unimplemented,
+            format!("unknown compression {other:?}: footrest accepts gzip and identity"),
+        )),
+    }
+}
+
+/// gzip at a fast level: answers are JSON, which compresses well even so.
+pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::with_capacity(data.len() / 4),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(data)?;
+    gz.finish()
+}
+
+/// Whether an `Accept-Encoding` value accepts `coding` (`q=0` refuses it).
+pub fn accepts(header: &str, coding: &str) -> bool {
+    header.split(',').any(|part| {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        let refused = it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        name.eq_ignore_ascii_case(coding) && !refused
+    })
+}
+
 /// Decodes a request body into a message. Unknown fields are ignored; an empty body is an error.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -194,6 +249,36 @@ pub fn encode<T: Serialize>(msg: &T) -> Result<Vec<u8>, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_bodies_are_inflated_within_the_limit_and_unknown_codings_refused() {
+        let gz = gzip(br#"{"value":"plan1"}"#).unwrap();
+        assert_eq!(
+            decompress(Some("gzip"), gz.clone(), 100).unwrap(),
+            br#"{"value":"plan1"}"#
+        );
+        assert_eq!(
+            decompress(Some("GZIP"), gz, 100).unwrap(),
+            br#"{"value":"plan1"}"#
+        );
+        assert_eq!(decompress(None, b"{}".to_vec(), 100).unwrap(), b"{}");
+        assert_eq!(
+            decompress(Some("identity"), b"{}".to_vec(), 100).unwrap(),
+            b"{}"
+        );
+        let bomb = gzip(&vec![b' '; 10_000]).unwrap();
+        let e = decompress(Some("gzip"), bomb, 1000).unwrap_err();
+        assert_eq!(e.code, Code::ResourceExhausted);
+        let e = decompress(Some("gzip"), b"not gzip".to_vec(), 1000).unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument);
+        let e = decompress(Some("br"), b"x".to_vec(), 1000).unwrap_err();
+        assert_eq!(e.code, Code::Unimplemented);
+        assert!(e.message.contains("gzip"));
+        assert!(accepts("gzip, deflate, br", "gzip"));
+        assert!(accepts("deflate;q=1.0, GZip;q=0.5", "gzip"));
+        assert!(!accepts("gzip;q=0", "gzip"));
+        assert!(!accepts("br", "gzip"));
+    }
 
     #[test]
     fn error_body_has_code_and_message() {

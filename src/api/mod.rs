@@ -295,11 +295,30 @@ fn respond(req: Request, resp: Response<io::Cursor<Vec<u8>>>) {
 }
 
 /// Answers a unary RPC with its result.
+/// An answer of at least this many bytes is gzip-compressed for a client that accepts it.
+const COMPRESS_FROM: usize = 1024;
+
 pub(crate) fn respond_unary(req: Request, result: Result<Vec<u8>, ApiError>) {
     match result {
+        Ok(body) if body.len() >= COMPRESS_FROM && accepts_gzip(&req) => {
+            match connect::gzip(&body) {
+                Ok(gz) => respond(
+                    req,
+                    json_response(200, gz).with_header(header("Content-Encoding", "gzip")),
+                ),
+                Err(_) => respond(req, json_response(200, body)),
+            }
+        }
         Ok(body) => respond(req, json_response(200, body)),
         Err(e) => respond_error(req, e.code.http_status(), &e),
     }
+}
+
+fn accepts_gzip(req: &Request) -> bool {
+    req.headers()
+        .iter()
+        .filter(|h| h.field.equiv("Accept-Encoding"))
+        .any(|h| connect::accepts(h.value.as_str(), "gzip"))
 }
 
 fn respond_error(req: Request, status: u16, e: &ApiError) {
@@ -355,6 +374,7 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
             .map(|h| h.value.as_str().to_string())
     };
     let (ct, pv) = (get("Content-Type"), get("Connect-Protocol-Version"));
+    let (encoding, stream_encoding) = (get("Content-Encoding"), get("Connect-Content-Encoding"));
     let streaming = stream::STREAM_METHODS.contains(&method.as_str());
     let checked = if streaming {
         connect::check_unary_headers(Some("application/json"), pv.as_deref())
@@ -392,9 +412,23 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
         return;
     }
     if streaming {
-        stream::serve(app, req, &method, ct.as_deref(), &body);
+        stream::serve(
+            app,
+            req,
+            &method,
+            ct.as_deref(),
+            stream_encoding.as_deref(),
+            &body,
+        );
         return;
     }
+    let body = match connect::decompress(encoding.as_deref(), body, MAX_BODY) {
+        Ok(b) => b,
+        Err(e) => {
+            respond_error(req, e.code.http_status(), &e);
+            return;
+        }
+    };
     // JSON is UTF-8 (RFC 8259); serde_json does not check the strings of fields it ignores.
     if std::str::from_utf8(&body).is_err() {
         let e = ApiError::invalid("invalid request: the body is not valid UTF-8");

@@ -350,20 +350,18 @@ pub fn end_envelope(error: Option<&ApiError>) -> Vec<u8> {
 }
 
 /// The single request message of a server-streaming call, from its envelope.
-pub fn decode_request_envelope(body: &[u8]) -> Result<serde_json::Value, ApiError> {
+pub fn decode_request_envelope(
+    body: &[u8],
+    encoding: Option<&str>,
+) -> Result<serde_json::Value, ApiError> {
     if body.len() < 5 {
         return Err(ApiError::invalid(
             "a streaming request is one Connect envelope (flag byte, 4-byte length, message)",
         ));
     }
     let flags = body[0];
-    if flags & 0x01 != 0 {
-        return Err(ApiError::new(
-            Code::Unimplemented,
-            "compressed envelopes are not supported",
-        ));
-    }
-    if flags != 0 {
+    let compressed = flags & 0x01 != 0;
+    if flags & !0x01 != 0 {
         return Err(ApiError::invalid(format!(
             "unexpected envelope flags {flags:#04x}"
         )));
@@ -375,7 +373,16 @@ pub fn decode_request_envelope(body: &[u8]) -> Result<serde_json::Value, ApiErro
             body.len() - 5
         )));
     }
-    super::connect::decode(&body[5..])
+    if !compressed {
+        return super::connect::decode(&body[5..]);
+    }
+    if encoding.is_none_or(|e| e.trim().eq_ignore_ascii_case("identity")) {
+        return Err(ApiError::invalid(
+            "the envelope is marked compressed but Connect-Content-Encoding names no compression",
+        ));
+    }
+    let raw = super::connect::decompress(encoding, body[5..].to_vec(), super::MAX_BODY)?;
+    super::connect::decode(&raw)
 }
 
 /// Whether a content type is Connect's streaming JSON.
@@ -394,7 +401,14 @@ pub fn is_stream_content_type(ct: Option<&str>) -> bool {
 pub const STREAM_METHODS: &[&str] = &["GetOperationEvents", "GetLogs"];
 
 /// Serves a streaming RPC: the body has been read; `ct` is the request's content type.
-pub fn serve(app: &Arc<App>, req: Request, method: &str, ct: Option<&str>, body: &[u8]) {
+pub fn serve(
+    app: &Arc<App>,
+    req: Request,
+    method: &str,
+    ct: Option<&str>,
+    encoding: Option<&str>,
+    body: &[u8],
+) {
     if !is_stream_content_type(ct) {
         let e = ApiError::new(
             Code::Unknown,
@@ -406,7 +420,7 @@ pub fn serve(app: &Arc<App>, req: Request, method: &str, ct: Option<&str>, body:
         super::respond_error(req, 415, &e);
         return;
     }
-    let msg = decode_request_envelope(body);
+    let msg = decode_request_envelope(body, encoding);
     let app2 = Arc::clone(app);
     let started = match method {
         "GetOperationEvents" => {
@@ -608,11 +622,20 @@ mod tests {
     }
 
     #[test]
-    fn request_envelopes_are_checked() {
-        assert!(decode_request_envelope(&[0, 0, 0, 0, 2, b'{', b'}']).is_ok());
-        assert!(decode_request_envelope(b"{}").is_err());
-        assert!(decode_request_envelope(&[0, 0, 0, 0, 9, b'{', b'}']).is_err());
-        let e = decode_request_envelope(&[1, 0, 0, 0, 2, b'{', b'}']).unwrap_err();
+    fn request_envelopes_are_checked_and_gzip_payloads_inflated() {
+        assert!(decode_request_envelope(&[0, 0, 0, 0, 2, b'{', b'}'], None).is_ok());
+        assert!(decode_request_envelope(b"{}", None).is_err());
+        assert!(decode_request_envelope(&[0, 0, 0, 0, 9, b'{', b'}'], None).is_err());
+        // Marked compressed without a compression named: refused.
+        let e = decode_request_envelope(&[1, 0, 0, 0, 2, b'{', b'}'], None).unwrap_err();
+        assert_eq!(e.code, Code::InvalidArgument);
+        let gz = crate::api::connect::gzip(br#"{"logref":"x"}"#).unwrap();
+        let mut env = vec![1];
+        env.extend_from_slice(&(gz.len() as u32).to_be_bytes());
+        env.extend_from_slice(&gz);
+        let v = decode_request_envelope(&env, Some("gzip")).unwrap();
+        assert_eq!(v["logref"], "x");
+        let e = decode_request_envelope(&env, Some("br")).unwrap_err();
         assert_eq!(e.code, Code::Unimplemented);
         assert!(is_stream_content_type(Some("application/connect+json")));
         assert!(!is_stream_content_type(Some("application/json")));

@@ -129,3 +129,88 @@ fn unknown_fields_are_ignored_and_int64_fields_are_strings() {
     assert!(ops[0]["unixTimeStartMs"].is_string());
     assert!(ops[0]["modno"].is_string());
 }
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+fn gunzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// connect-python and connect-go clients compress requests and accept compressed answers.
+#[test]
+fn gzip_requests_answers_and_stream_envelopes_work_as_connect_clients_send_them() {
+    let d = Daemon::start();
+    let ct = ("Content-Type", "application/json");
+    // A gzip request body.
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[ct, ("Content-Encoding", "gzip")],
+        &gzip(b"{}"),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.header("Content-Encoding"),
+        None,
+        "small answers go as they are"
+    );
+    assert!(r.json().is_object());
+    // A larger answer comes back compressed when accepted, and only then.
+    let body = br#"{"value": "/usr/bin/"}"#;
+    let plain = d.request("POST", "/v1.Backrest/PathAutocomplete", &[ct], body);
+    assert_eq!(plain.status, 200);
+    assert!(plain.body.len() >= 1024, "/usr/bin lists enough names");
+    assert_eq!(plain.header("Content-Encoding"), None);
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/PathAutocomplete",
+        &[
+            ct,
+            ("Content-Encoding", "gzip"),
+            ("Accept-Encoding", "br, gzip"),
+        ],
+        &gzip(body),
+    );
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(gunzip(&r.body), plain.body);
+    // An unknown coding is Connect's unimplemented, naming what works.
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[ct, ("Content-Encoding", "br")],
+        b"{}",
+    );
+    assert_eq!(r.json()["code"], "unimplemented");
+    assert!(r.json()["message"].as_str().unwrap().contains("gzip"));
+    // A compressed stream envelope is read: GetLogs answers about the ref it names.
+    let msg = gzip(br#"{"ref": "no-such-log"}"#);
+    let mut env = vec![1u8];
+    env.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    env.extend_from_slice(&msg);
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetLogs",
+        &[
+            ("Content-Type", "application/connect+json"),
+            ("Connect-Content-Encoding", "gzip"),
+        ],
+        &env,
+    );
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8_lossy(&r.body);
+    assert!(
+        text.contains("no-such-log"),
+        "the ref was read from the envelope: {text}"
+    );
+}
