@@ -110,12 +110,12 @@ impl std::error::Error for ResticError {}
 
 /// A handle to stop a running restic (its whole process group). Cloned into the task record so
 /// that Cancel and shutdown can reach it from other threads.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct CancelHandle {
     inner: Arc<CancelInner>,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct CancelInner {
     cancelled: AtomicBool,
     pgid: AtomicI32,
@@ -180,6 +180,8 @@ pub struct Restic {
     /// The restic command (`--restic-cmd`), shell-split (e.g. a wrapper with arguments).
     pub cmd: Vec<String>,
     pub repo: Repo,
+    /// Stops every run of this value that is not given its own handle (see `with_cancel`).
+    cancel: Option<CancelHandle>,
 }
 
 impl Restic {
@@ -192,7 +194,14 @@ impl Restic {
         Ok(Self {
             cmd,
             repo: repo.clone(),
+            cancel: None,
         })
+    }
+
+    /// The same restic, with `cancel` stopping each of its runs that has no handle of its own.
+    pub fn with_cancel(mut self, cancel: CancelHandle) -> Self {
+        self.cancel = Some(cancel);
+        self
     }
 
     /// The full command: prefix (nice/ionice), restic, args, repo flags; env with secrets.
@@ -264,6 +273,7 @@ impl Restic {
         cancel: Option<&CancelHandle>,
         on_line: &mut dyn FnMut(&str),
     ) -> Result<i32, ResticError> {
+        let cancel = cancel.or(self.cancel.as_ref());
         let mut cmd = self.command(args)?;
         for (k, v) in env {
             cmd.env(k, v);
@@ -370,6 +380,7 @@ impl Restic {
         merge_stderr: bool,
         on_data: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
     ) -> Result<i32, ResticError> {
+        let cancel = cancel.or(self.cancel.as_ref());
         let mut cmd = self.command(args)?;
         let shown = self.cmd.join(" ");
         let spawn_err = |e: std::io::Error| ResticError::Spawn {

@@ -194,11 +194,10 @@ pub fn list_snapshot_files(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> 
     let repo = config
         .repo(&r.repo_id)
         .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?;
-    let restic =
-        Restic::new(&app.restic_cmd, repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let restic = super::calls::start(&app.restic_cmd, repo)?;
     let out = restic
         .output(&["ls", "--json", "--no-lock", &snap, &path], None)
-        .map_err(|e| restic_err("listing the snapshot", e))?;
+        .map_err(|e| restic.error(e, |e| restic_err("listing the snapshot", e)))?;
     // restic 0.14 says nothing and exits 0 for an unknown snapshot: no snapshot line.
     if !out
         .lines()

@@ -8,6 +8,7 @@
 
 mod auth;
 mod browse;
+mod calls;
 mod connect;
 mod footrest;
 mod front;

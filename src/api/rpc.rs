@@ -6,7 +6,6 @@ use crate::config::{Config, Repo, valid_id};
 use crate::model::{OpSelector, Operation, OperationIdResponse, ResticSnapshotList};
 use crate::orchestrator::{Task, priority};
 use crate::proto::{i64s, is_default};
-use crate::restic::Restic;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -185,8 +184,7 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         .validate()
         .map_err(|e| ApiError::invalid(e.to_string()))?;
 
-    let restic =
-        Restic::new(&app.restic_cmd, &repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let restic = super::calls::start(&app.restic_cmd, &repo)?;
     let guid = match restic.repo_id() {
         Ok(id) => id,
         Err(e) if e.is_repo_missing() => {
@@ -196,12 +194,16 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             );
             restic
                 .init()
-                .map_err(|e| restic_error("initializing the repository", e))?;
-            restic
-                .repo_id()
-                .map_err(|e| restic_error("reading the new repository's config", e))?
+                .map_err(|e| restic.error(e, |e| restic_error("initializing the repository", e)))?;
+            restic.repo_id().map_err(|e| {
+                restic.error(e, |e| {
+                    restic_error("reading the new repository's config", e)
+                })
+            })?
         }
-        Err(e) => return Err(restic_error("opening the repository", e)),
+        Err(e) => {
+            return Err(restic.error(e, |e| restic_error("opening the repository", e)));
+        }
     };
     if !repo.guid.is_empty() && repo.guid != guid {
         return Err(ApiError::precondition(format!(
@@ -325,8 +327,7 @@ fn check_repo_exists(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     if repo.uri.trim().is_empty() {
         return Err(ApiError::invalid("repo uri is required"));
     }
-    let restic =
-        Restic::new(&app.restic_cmd, &repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let restic = super::calls::start(&app.restic_cmd, &repo)?;
     let resp = match restic.repo_id() {
         Ok(_) => CheckRepoExistsResponse {
             exists: true,
@@ -338,7 +339,9 @@ fn check_repo_exists(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             error: e.to_string(),
             ..Default::default()
         },
-        Err(e) => return Err(restic_error("checking the repository", e)),
+        Err(e) => {
+            return Err(restic.error(e, |e| restic_error("checking the repository", e)));
+        }
     };
     encode(&resp)
 }
@@ -576,11 +579,10 @@ fn list_snapshots(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         }
         Some(format!("plan:{}", r.plan_id))
     };
-    let restic =
-        Restic::new(&app.restic_cmd, repo).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let restic = super::calls::start(&app.restic_cmd, repo)?;
     let mut snapshots = restic
         .snapshots(filter.as_deref())
-        .map_err(|e| restic_error("listing snapshots", e))?;
+        .map_err(|e| restic.error(e, |e| restic_error("listing snapshots", e)))?;
     snapshots.sort_by_key(|s| s.unix_time_ms);
     encode(&ResticSnapshotList { snapshots })
 }

@@ -441,3 +441,53 @@ fn foreign_host_and_origin_are_refused_without_auth() {
     );
     assert_eq!(s, 200, "{body}");
 }
+
+/// A repository that never answers (a dead NAS, a hung rest-server): the restic calls made for
+/// API requests are bounded in number and stopped at their deadline, and the rest of the API
+/// keeps answering meanwhile.
+#[test]
+fn hanging_restic_calls_are_bounded_in_number_and_time_and_the_api_stays_up() {
+    let work = TempDir::new("hang");
+    // A fault a real restic cannot be made to produce on demand: it never answers.
+    let fake = work.path().join("restic-that-hangs");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let d = Daemon::start_with(Opts {
+        restic: fake.display().to_string(),
+        env: vec![("FOOTREST_API_RESTIC_TIMEOUT".into(), "3".into())],
+        ..Opts::default()
+    });
+    let port = d.port;
+    let check = move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/CheckRepoExists",
+            &[("Content-Type", "application/json")],
+            br#"{"id": "slow-nas", "uri": "/srv/slow-nas", "password": "p"}"#,
+        )
+    };
+    let hung: Vec<_> = (0..2).map(|_| std::thread::spawn(check)).collect();
+    d.wait_for("two hanging restic runs", Duration::from_secs(20), || {
+        (descendants(d.pid()).len() >= 2).then_some(())
+    });
+    // A third is refused at once rather than taking another handler thread.
+    let r = check();
+    assert_eq!(r.status, 429, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["code"], "resource_exhausted");
+    // Everything else answers while they hang.
+    for _ in 0..5 {
+        assert_eq!(d.rpc("GetConfig", serde_json::json!({})).0, 200);
+    }
+    for h in hung {
+        let r = h.join().unwrap();
+        assert_eq!(r.status, 504, "{}", String::from_utf8_lossy(&r.body));
+        let e = r.json();
+        assert_eq!(e["code"], "deadline_exceeded");
+        let msg = e["message"].as_str().unwrap();
+        assert!(msg.contains("slow-nas") && msg.contains("3 s"), "{msg}");
+    }
+    d.wait_for("the hung restic stopped", Duration::from_secs(20), || {
+        descendants(d.pid()).is_empty().then_some(())
+    });
+}
