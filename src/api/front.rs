@@ -257,6 +257,8 @@ enum State {
         /// Bytes received from tiny_http so far.
         relayed: usize,
         up_done: bool,
+        /// The answer's head is not complete yet: nothing is sent until it is rewritten.
+        head_open: bool,
     },
     /// Writing an answer of our own (an error), then draining.
     Answering { out: Vec<u8>, sent: usize },
@@ -907,6 +909,7 @@ impl Loop {
                 response_sent: 0,
                 relayed: 0,
                 up_done: false,
+                head_open: true,
             };
             self.conns[i].progress = Instant::now();
             active += 1;
@@ -926,6 +929,7 @@ impl Loop {
             response_sent,
             relayed,
             up_done,
+            head_open,
         } = &mut self.conns[i].state
         else {
             return;
@@ -961,11 +965,10 @@ impl Loop {
                         break;
                     }
                     Ok(n) => {
-                        let first = *relayed == 0;
                         response.extend_from_slice(&chunk[..n]);
                         *relayed += n;
-                        if first {
-                            mark_connection_close(response);
+                        if *head_open && close_connection(response) {
+                            *head_open = false;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -991,6 +994,7 @@ impl Loop {
             response_sent,
             relayed,
             up_done,
+            head_open,
             ..
         } = &mut c.state
         else {
@@ -1001,6 +1005,9 @@ impl Loop {
             // backlog): tell the client to retry rather than drop the connection.
             let e = ApiError::new(Code::Unavailable, "request handlers restarting, retry");
             return self.answer(i, 503, &e);
+        }
+        if *head_open && !*up_done {
+            return; // until the whole head is here to be rewritten
         }
         while *response_sent < response.len() {
             match (&c.client).write(&response[*response_sent..]) {
@@ -1231,11 +1238,27 @@ fn reason(status: u16) -> &'static str {
 /// tiny_http drops a `Connection` header set on a response, yet it closes the connection after
 /// each forwarded request: say so to the client, right after the status line, so that clients
 /// do not send their next request on a connection that is about to close.
-fn mark_connection_close(response: &mut Vec<u8>) {
-    if let Some(end) = response.windows(2).position(|w| w == b"\r\n") {
-        let at = end + 2;
-        response.splice(at..at, b"Connection: close\r\n".iter().copied());
+/// Once the answer's head is complete in `response`: drops its `Connection` headers and adds
+/// one `Connection: close` (the client connection closes after each answer). False while the
+/// head is still incomplete.
+fn close_connection(response: &mut Vec<u8>) -> bool {
+    let Some(end) = find(response, b"\r\n\r\n") else {
+        return false;
+    };
+    let Some(first) = find(response, b"\r\n") else {
+        return false;
+    };
+    let mut head: Vec<u8> = Vec::with_capacity(end + 24);
+    head.extend_from_slice(&response[..first + 2]);
+    head.extend_from_slice(b"Connection: close\r\n");
+    for line in response[first + 2..end + 2].split_inclusive(|b| *b == b'\n') {
+        let name = line.split(|b| *b == b':').next().unwrap_or(b"");
+        if !name.eq_ignore_ascii_case(b"connection") {
+            head.extend_from_slice(line);
+        }
     }
+    response.splice(..end + 2, head);
+    true
 }
 
 fn error_response(status: u16, e: &ApiError) -> Vec<u8> {
@@ -1263,6 +1286,22 @@ mod tests {
             request_deadline: Duration::from_secs(2),
             body_budget: 4096,
         }
+    }
+
+    #[test]
+    fn answers_carry_exactly_one_connection_header_once_their_head_is_whole() {
+        let mut r =
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\nconnection".to_vec();
+        assert!(!close_connection(&mut r), "incomplete head left alone");
+        r.extend_from_slice(
+            b": close\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello",
+        );
+        assert!(close_connection(&mut r));
+        assert_eq!(
+            String::from_utf8(r).unwrap(),
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/connect+json\r\n\
+             Transfer-Encoding: chunked\r\n\r\n5\r\nhello"
+        );
     }
 
     #[test]

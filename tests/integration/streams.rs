@@ -459,3 +459,48 @@ fn run_command_logs_output_and_failures_and_clear_history_removes_them() {
         "the command had no plan"
     );
 }
+
+/// One `Connection` header per answer, also on streams (two conflicting ones confuse proxies
+/// and some HTTP clients).
+#[test]
+fn stream_and_unary_answers_carry_one_connection_header() {
+    use std::io::{Read, Write};
+    let d = Daemon::start();
+    let count = |head: &str| {
+        head.lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("connection:"))
+            .count()
+    };
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let env = [0u8, 0, 0, 0, 2, b'{', b'}'];
+    let mut req = format!(
+        "POST /v1.Backrest/GetOperationEvents HTTP/1.1\r\nHost: localhost\r\n\
+         Content-Type: application/connect+json\r\nContent-Length: {}\r\n\r\n",
+        env.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&env);
+    s.write_all(&req).unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut b).unwrap(), 1, "the stream's head arrives");
+        head.push(b[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(count(&head), 1, "{head}");
+    let r = d.request(
+        "POST",
+        "/v1.Backrest/GetConfig",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    let unary = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("connection"))
+        .count();
+    assert_eq!(unary, 1);
+}
