@@ -272,6 +272,97 @@ struct Head {
     content_length: usize,
     /// The head as forwarded.
     rewritten: Vec<u8>,
+    /// A `Transfer-Encoding: chunked` body, decoded as it arrives (`buf` then keeps only the
+    /// head and what is not decoded yet); forwarded with a Content-Length.
+    chunked: Option<Dechunked>,
+}
+
+#[derive(Default)]
+struct Dechunked {
+    body: Vec<u8>,
+    done: bool,
+}
+
+/// Budget steps for chunked bodies, whose size is known only at their end.
+const CHUNKED_STEP: usize = 256 * 1024;
+
+impl Head {
+    /// Body bytes this request needs buffered now, with `tail` undecoded bytes after the head.
+    fn need(&self, tail: usize, max_body: usize) -> usize {
+        match &self.chunked {
+            None => self.content_length,
+            Some(d) => {
+                let want = d.body.len() + tail + 16 * 1024;
+                (want.div_ceil(CHUNKED_STEP) * CHUNKED_STEP).min(max_body + 64 * 1024)
+            }
+        }
+    }
+
+    fn complete(&self, buf_len: usize) -> bool {
+        match &self.chunked {
+            None => buf_len >= self.len + self.content_length,
+            Some(d) => d.done,
+        }
+    }
+}
+
+/// Decodes the chunks complete in `raw` into `out` and returns how many bytes of `raw` they
+/// took, and whether the last chunk (and the trailers after it) are in.
+fn dechunk(raw: &[u8], out: &mut Vec<u8>, max: usize) -> Result<(usize, bool), (u16, ApiError)> {
+    let bad = |m: &str| (400, ApiError::invalid(m.to_string()));
+    let mut pos = 0;
+    loop {
+        let rest = &raw[pos..];
+        let Some(eol) = find(rest, b"\r\n") else {
+            if rest.len() > 1024 {
+                return Err(bad("malformed chunked body: a chunk size line is too long"));
+            }
+            return Ok((pos, false));
+        };
+        let size = std::str::from_utf8(&rest[..eol])
+            .ok()
+            .and_then(|l| l.split(';').next())
+            .map(str::trim)
+            .filter(|h| !h.is_empty() && h.len() <= 15)
+            .and_then(|h| usize::from_str_radix(h, 16).ok())
+            .ok_or_else(|| bad("malformed chunked body: bad chunk size"))?;
+        if size == 0 {
+            // Trailers, then the empty line that ends the body.
+            let mut p = eol + 2;
+            loop {
+                let Some(e) = find(&rest[p..], b"\r\n") else {
+                    if rest.len() - p > 8192 {
+                        return Err(bad("malformed chunked body: trailers too long"));
+                    }
+                    return Ok((pos, false));
+                };
+                if e == 0 {
+                    return Ok((pos + p + 2, true));
+                }
+                p += e + 2;
+            }
+        }
+        if out.len() + size > max {
+            return Err((
+                413,
+                ApiError::new(
+                    Code::ResourceExhausted,
+                    format!("request body is larger than {max} bytes"),
+                ),
+            ));
+        }
+        let end = eol + 2 + size;
+        if rest.len() < end + 2 {
+            return Ok((pos, false));
+        }
+        if &rest[end..end + 2] != b"\r\n" {
+            return Err(bad(
+                "malformed chunked body: a chunk is not followed by CRLF",
+            ));
+        }
+        out.extend_from_slice(&rest[eol + 2..end]);
+        pos += end + 2;
+    }
 }
 
 struct Conn {
@@ -353,9 +444,10 @@ impl Loop {
                         // A large body waits (unpolled) until the shared budget has room;
                         // checked again on every turn.
                         let waiting_for_budget = head.as_ref().is_some_and(|h| {
-                            h.content_length > SMALL_BODY
-                                && *reserved < h.content_length
-                                && budget_used + h.content_length > self.limits.body_budget
+                            let need = h.need(0, self.limits.max_body);
+                            need > SMALL_BODY
+                                && *reserved < need
+                                && budget_used + (need - *reserved) > self.limits.body_budget
                         });
                         if !waiting_for_budget {
                             push(fd, libc::POLLIN, Slot::Client(i));
@@ -741,17 +833,24 @@ impl Loop {
             let want = match head {
                 None => (limits.max_head + 1).saturating_sub(buf.len()),
                 Some(h) => {
-                    if h.content_length > SMALL_BODY && *reserved < h.content_length {
-                        let need = h.content_length;
-                        if self.budget_used + need > limits.body_budget {
+                    let need = h.need(buf.len() - h.len, limits.max_body);
+                    if need > SMALL_BODY && *reserved < need {
+                        let more = need - *reserved;
+                        if self.budget_used + more > limits.body_budget {
                             return; // waits for budget; its deadline still runs
                         }
-                        self.budget_used += need;
+                        self.budget_used += more;
                         *reserved = need;
-                        // Room for the body and the rewritten head, so that no copy is made.
-                        buf.reserve(need + 256);
+                        if h.chunked.is_none() {
+                            // Room for the body and the rewritten head, so that no copy is made.
+                            buf.reserve(need + 256);
+                        }
                     }
-                    (h.len + h.content_length).saturating_sub(buf.len())
+                    match &h.chunked {
+                        None => (h.len + h.content_length).saturating_sub(buf.len()),
+                        Some(d) if d.done => 0,
+                        Some(_) => chunk.len(),
+                    }
                 }
             };
             if want == 0 {
@@ -785,12 +884,35 @@ impl Loop {
                         let State::Reading { buf, head, .. } = &mut self.conns[i].state else {
                             return;
                         };
-                        buf.truncate(h.len + h.content_length);
-                        let complete = buf.len() >= h.len + h.content_length;
+                        if h.chunked.is_none() {
+                            buf.truncate(h.len + h.content_length);
+                        }
+                        let complete = h.chunked.is_none() && buf.len() >= h.len + h.content_length;
                         *head = Some(h);
                         if expect_continue && !complete {
                             // Best effort: curl otherwise waits a second before sending.
                             let _ = (&self.conns[i].client).write(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        }
+                    }
+                    Err((status, e)) => return self.answer(i, status, &e),
+                }
+            }
+            let State::Reading {
+                buf, head: Some(h), ..
+            } = &mut self.conns[i].state
+            else {
+                continue;
+            };
+            if let Some(d) = &mut h.chunked
+                && !d.done
+            {
+                match dechunk(&buf[h.len..], &mut d.body, limits.max_body) {
+                    Ok((used, done)) => {
+                        buf.drain(h.len..h.len + used);
+                        d.done = done;
+                        if done {
+                            // Anything after the body (a pipelined request) is not ours.
+                            buf.truncate(h.len);
                         }
                     }
                     Err((status, e)) => return self.answer(i, status, &e),
@@ -815,7 +937,20 @@ impl Loop {
             else {
                 return;
             };
-            request.splice(..h.len, h.rewritten);
+            match h.chunked {
+                None => {
+                    request.splice(..h.len, h.rewritten);
+                }
+                Some(d) => {
+                    // The rewritten head ends in its blank line: the length goes before it.
+                    let mut head = h.rewritten;
+                    let at = head.len() - 2;
+                    let length = format!("Content-Length: {}\r\n", d.body.len());
+                    head.splice(at..at, length.into_bytes());
+                    request = head;
+                    request.extend_from_slice(&d.body);
+                }
+            }
             self.conns[i].state = State::Queued { request, reserved };
         }
     }
@@ -824,7 +959,7 @@ impl Loop {
         match &self.conns[i].state {
             State::Reading {
                 buf, head: Some(h), ..
-            } => buf.len() >= h.len + h.content_length,
+            } => h.complete(buf.len()),
             _ => false,
         }
     }
@@ -1151,6 +1286,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
     out.push_str(request_line);
     out.push_str("\r\n");
     let mut content_length: Option<usize> = None;
+    let mut chunked = false;
     let mut expect_continue = false;
     for line in lines {
         if line.starts_with([' ', '\t']) {
@@ -1181,12 +1317,20 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
                 continue; // re-added once below
             }
             "transfer-encoding" => {
-                return Err((
-                    411,
-                    ApiError::invalid(
-                        "chunked request bodies are not supported; send Content-Length",
-                    ),
-                ));
+                if !value.eq_ignore_ascii_case("chunked") || chunked {
+                    return Err((
+                        501,
+                        ApiError::new(
+                            Code::Unimplemented,
+                            format!(
+                                "Transfer-Encoding {value:?} is not supported; send chunked or \
+                                 Content-Length"
+                            ),
+                        ),
+                    ));
+                }
+                chunked = true;
+                continue;
             }
             "expect" => {
                 if value.eq_ignore_ascii_case("100-continue") {
@@ -1203,6 +1347,10 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
         out.push_str(line);
         out.push_str("\r\n");
     }
+    if chunked && content_length.is_some() {
+        // Which one frames the body is where request smuggling lives: neither is guessed.
+        return Err(bad("both Content-Length and Transfer-Encoding: chunked"));
+    }
     let content_length = content_length.unwrap_or(0);
     if content_length > 0 {
         out.push_str(&format!("Content-Length: {content_length}\r\n"));
@@ -1214,6 +1362,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
             len: head.len(),
             content_length,
             rewritten: out.into_bytes(),
+            chunked: chunked.then(Dechunked::default),
         },
         expect_continue,
     ))
@@ -1289,6 +1438,41 @@ mod tests {
     }
 
     #[test]
+    fn chunked_bodies_decode_as_they_arrive_and_bad_framing_is_refused() {
+        let raw = b"4;ext=1\r\n{\"a\"\r\n3\r\n:1}\r\n0\r\nX-Trailer: t\r\n\r\nNEXT";
+        // Arriving a byte at a time decodes the same as arriving whole.
+        let mut out = Vec::new();
+        let mut have = Vec::new();
+        let mut done = false;
+        for b in raw {
+            have.push(*b);
+            let (used, d) = dechunk(&have, &mut out, 100).unwrap();
+            have.drain(..used);
+            if d {
+                done = true;
+                break;
+            }
+        }
+        assert!(done);
+        assert_eq!(out, br#"{"a":1}"#);
+        let mut whole = Vec::new();
+        assert_eq!(
+            dechunk(raw, &mut whole, 100).unwrap(),
+            (raw.len() - 4, true)
+        );
+        assert_eq!(whole, out);
+        for bad in [&b"zz\r\n"[..], b"2\r\n{}XX0\r\n\r\n", b"-1\r\n"] {
+            assert_eq!(
+                dechunk(bad, &mut Vec::new(), 100).unwrap_err().0,
+                400,
+                "{bad:?}"
+            );
+        }
+        let big = b"ff\r\n";
+        assert_eq!(dechunk(big, &mut Vec::new(), 100).unwrap_err().0, 413);
+    }
+
+    #[test]
     fn answers_carry_exactly_one_connection_header_once_their_head_is_whole() {
         let mut r =
             b"HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\nconnection".to_vec();
@@ -1338,8 +1522,16 @@ mod tests {
             Some(400)
         );
         assert_eq!(
+            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"),
+            Some(501)
+        );
+        assert_eq!(
+            status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n"),
+            Some(400)
+        );
+        assert_eq!(
             status(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
-            Some(411)
+            None
         );
         assert_eq!(status(b"GET / HTTP/1.1\r\n folded\r\n\r\n"), Some(400));
         assert!(matches!(

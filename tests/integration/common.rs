@@ -372,7 +372,7 @@ pub fn http(
     parse_response(&raw)
 }
 
-fn parse_response(raw: &[u8]) -> HttpResponse {
+pub fn parse_response(raw: &[u8]) -> HttpResponse {
     let end = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -189,10 +189,21 @@ fn oversized_and_malformed_requests_get_a_clear_4xx() {
             400,
         ),
         (
-            "chunked",
-            b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
+            "gzip transfer coding",
+            b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+            501,
+        ),
+        (
+            "chunked and a length",
+            b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 7\r\n\r\n2\r\n{}\r\n0\r\n\r\n"
                 .to_vec(),
-            411,
+            400,
+        ),
+        (
+            "broken chunk",
+            b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}XX"
+                .to_vec(),
+            400,
         ),
     ] {
         let (status, body) = raw(port, bytes);
