@@ -23,9 +23,11 @@
 
 use crate::config::{Config, Plan};
 use crate::model::{OpKind, Operation, OperationStatus};
+use crate::oplog::OpLog;
 use crate::proto::{i64s, is_default, vec_i64s};
 use crate::schedule::{Schedule, TimeZone, Timestamp};
 use serde::Serialize;
+use std::collections::HashMap;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 /// How far back the dashboard looks.
@@ -194,17 +196,8 @@ fn summary_of(
     let mut recent: Vec<&Operation> = Vec::new();
     for op in ops {
         match op.kind() {
-            OpKind::IndexSnapshot => {
-                if !op
-                    .operation_index_snapshot
-                    .as_ref()
-                    .is_some_and(|i| i.forgot)
-                {
-                    s.total_snapshots += 1;
-                }
-                continue;
-            }
-            OpKind::Stats => continue,
+            // Snapshots are counted from the index (see `gather`).
+            OpKind::IndexSnapshot | OpKind::Stats => continue,
             _ if !is_counted_backup(op) => continue,
             _ => {}
         }
@@ -344,10 +337,102 @@ fn overdue_days(
     out
 }
 
-/// The dashboard's repo and plan summaries, in config order.
+/// Snapshots per (repo id, repo guid, plan id): index-snapshot operations not forgotten.
+pub type SnapshotCounts = HashMap<(String, String, String), i64>;
+
+/// What [`summarize`] needs from a history, read as the answer needs it rather than as the
+/// history grows: the index is walked once (counting snapshots, choosing ids), then only the
+/// chosen operations are read — those that started in the window or are scheduled, and per plan
+/// or repo the few older ones the summary depends on (its first backup, its newest success before
+/// the window, its newest successful stats).
+pub fn gather(oplog: &OpLog, now_ms: i64, tz: &TimeZone) -> (Vec<Operation>, SnapshotCounts) {
+    let since = day_bounds(now_ms, tz)[0];
+    let mut counts = SnapshotCounts::new();
+    let mut want: Vec<i64> = Vec::new();
+    // Older candidates, in id order; a dry run among them is skipped once read.
+    let mut before: HashMap<String, Vec<(i64, i64, bool)>> = HashMap::new();
+    let mut stats: HashMap<(String, String), (i64, i64)> = HashMap::new();
+    oplog.walk_index(|e| {
+        let k = e.key;
+        match k.kind {
+            OpKind::IndexSnapshot => {
+                if !e.forgot {
+                    *counts
+                        .entry((k.repo_id.clone(), k.repo_guid.clone(), k.plan_id.clone()))
+                        .or_default() += 1;
+                }
+                return;
+            }
+            OpKind::Stats if e.status == OperationStatus::Success => {
+                let newest = stats
+                    .entry((k.repo_id.clone(), k.repo_guid.clone()))
+                    .or_insert((e.start_ms, e.id));
+                if (e.start_ms, e.id) > *newest {
+                    *newest = (e.start_ms, e.id);
+                }
+                return;
+            }
+            _ => {}
+        }
+        if k.kind != OpKind::Backup {
+            return; // nothing else is summarized
+        }
+        if e.status == OperationStatus::Pending || e.start_ms >= since {
+            want.push(e.id);
+        } else {
+            let ok = matches!(
+                e.status,
+                OperationStatus::Success | OperationStatus::Warning
+            );
+            before
+                .entry(k.plan_id.clone())
+                .or_default()
+                .push((e.start_ms, e.id, ok));
+        }
+    });
+    for (_, id) in stats.into_values() {
+        want.push(id);
+    }
+    let mut ops = oplog.get_many(&want);
+    let mut seen: std::collections::HashSet<i64> = want.into_iter().collect();
+    for mut older in before.into_values() {
+        older.sort_unstable();
+        // The plan's first backup (days before it are never overdue) ...
+        let first = older.iter().map(|(_, id, _)| *id);
+        // ... and its newest success before the window (a frequency schedule counts from it).
+        let last_ok = older
+            .iter()
+            .rev()
+            .filter(|(_, _, ok)| *ok)
+            .map(|(_, id, _)| *id);
+        for candidates in [
+            Box::new(first) as Box<dyn Iterator<Item = i64>>,
+            Box::new(last_ok),
+        ] {
+            for id in candidates {
+                if !seen.insert(id) {
+                    break;
+                }
+                let Some(op) = oplog.get_many(&[id]).pop() else {
+                    continue;
+                };
+                let counted = is_counted_backup(&op);
+                ops.push(op);
+                if counted {
+                    break;
+                }
+            }
+        }
+    }
+    (ops, counts)
+}
+
+/// The dashboard's repo and plan summaries, in config order. `counts` gives the snapshot
+/// totals (see [`gather`]); index-snapshot operations in `ops` are not counted again.
 pub fn summarize(
     config: &Config,
     ops: &[Operation],
+    counts: &SnapshotCounts,
     now_ms: i64,
     tz: &TimeZone,
 ) -> (Vec<Summary>, Vec<Summary>) {
@@ -357,7 +442,13 @@ pub fn summarize(
     for plan in &config.plans {
         let mine: Vec<&Operation> = ops.iter().filter(|o| o.plan_id == plan.id).collect();
         let overdue = overdue_days(plan, &mine, now_ms, &bounds, tz);
-        plans.push(summary_of(&plan.id, &mine, now_ms, &bounds, &overdue));
+        let mut s = summary_of(&plan.id, &mine, now_ms, &bounds, &overdue);
+        s.total_snapshots = counts
+            .iter()
+            .filter(|((_, _, p), _)| *p == plan.id)
+            .map(|(_, n)| n)
+            .sum();
+        plans.push(s);
         plan_overdue.push((plan.repo.clone(), overdue));
     }
     let mut repos = Vec::new();
@@ -373,6 +464,11 @@ pub fn summarize(
             }
         }
         let mut s = summary_of(&repo.id, &mine, now_ms, &bounds, &overdue);
+        s.total_snapshots = counts
+            .iter()
+            .filter(|((r, g, _), _)| *r == repo.id && (repo.guid.is_empty() || *g == repo.guid))
+            .map(|(_, n)| n)
+            .sum();
         s.protected_bytes = mine
             .iter()
             .filter(|o| o.status == OperationStatus::Success)
@@ -393,6 +489,124 @@ mod tests {
     use crate::model::{BackupProgressEntry, BackupProgressSummary, OperationBackup};
 
     const NOW: i64 = 1_800_000_000_000; // 2027-01-15T08:00:00Z
+
+    /// What `gather` counts from the index, counted from whole operations.
+    fn counts_of(ops: &[Operation]) -> SnapshotCounts {
+        let mut c = SnapshotCounts::new();
+        for o in ops.iter().filter(|o| o.kind() == OpKind::IndexSnapshot) {
+            if !o
+                .operation_index_snapshot
+                .as_ref()
+                .is_some_and(|i| i.forgot)
+            {
+                *c.entry((o.repo_id.clone(), o.repo_guid.clone(), o.plan_id.clone()))
+                    .or_default() += 1;
+            }
+        }
+        c
+    }
+
+    /// The summaries from what `gather` reads equal those from the whole history, and
+    /// `gather` reads no more when much more history lies before the window.
+    #[test]
+    fn gathering_reads_the_window_and_gives_the_summaries_of_the_whole_history() {
+        use crate::model::{OperationIndexSnapshot, OperationStats, RepoStats};
+        let dir = std::env::temp_dir().join(format!("footrest-dash-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut read_counts = Vec::new();
+        for years in [1i64, 4] {
+            let log = crate::oplog::OpLog::open_with(
+                &dir.join(years.to_string()),
+                crate::oplog::Options {
+                    sync: false,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+            let mut rnd = |n: u64| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed % n
+            };
+            let span = years * 365 * DAY_MS;
+            let mut t = NOW - span;
+            while t < NOW {
+                let plan = ["p", "q"][rnd(2) as usize];
+                let status = [
+                    OperationStatus::Success,
+                    OperationStatus::Success,
+                    OperationStatus::Warning,
+                    OperationStatus::Error,
+                ][rnd(4) as usize];
+                let mut op = backup(0, plan, t, status, 1 + rnd(1000) as i64);
+                if rnd(10) == 0 {
+                    op.operation_backup.as_mut().unwrap().dry_run = true;
+                }
+                log.add(&mut op).unwrap();
+                let mut ix = Operation {
+                    plan_id: plan.into(),
+                    repo_id: "r".into(),
+                    status: OperationStatus::Success,
+                    unix_time_start_ms: t,
+                    operation_index_snapshot: Some(OperationIndexSnapshot {
+                        forgot: rnd(3) == 0,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                };
+                log.add(&mut ix).unwrap();
+                if rnd(20) == 0 {
+                    let mut st = Operation {
+                        repo_id: "r".into(),
+                        plan_id: "_system_".into(),
+                        status: OperationStatus::Success,
+                        unix_time_start_ms: t,
+                        operation_stats: Some(OperationStats {
+                            stats: Some(RepoStats {
+                                total_size: t / 1000,
+                                ..Default::default()
+                            }),
+                        }),
+                        ..Default::default()
+                    };
+                    log.add(&mut st).unwrap();
+                }
+                t += (6 + rnd(12) as i64) * 3600 * 1000;
+            }
+            let mut pending = backup(0, "p", NOW + 3_600_000, OperationStatus::Pending, 0);
+            log.add(&mut pending).unwrap();
+            let all = log.query(&crate::model::OpSelector::default(), 0).unwrap();
+            let mut c: Config = serde_json::from_value(serde_json::json!({
+                "instance": "i",
+                "repos": [{"id": "r", "uri": "/x"}],
+                "plans": [
+                    {"id": "p", "repo": "r", "paths": ["/x"], "schedule": {"maxFrequencyDays": 1}},
+                    {"id": "q", "repo": "r", "paths": ["/x"], "schedule": {"cron": "0 3 * * *"}},
+                ],
+            }))
+            .unwrap();
+            c.plans.sort_by(|a, b| a.id.cmp(&b.id));
+            let tz = TimeZone::UTC;
+            let whole = summarize(&c, &all, &counts_of(&all), NOW, &tz);
+            let (ops, counts) = gather(&log, NOW, &tz);
+            assert_eq!(
+                summarize(&c, &ops, &counts, NOW, &tz),
+                whole,
+                "{years} years"
+            );
+            assert!(whole.0[0].total_snapshots > 0 && whole.0[0].protected_bytes > 0);
+            read_counts.push(ops.len());
+            drop(log);
+        }
+        // The operations read follow the window, not the history: within a few extra.
+        assert!(
+            read_counts[1] <= read_counts[0] + 8,
+            "read {read_counts:?} for 1 and 4 years of history"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     fn backup(id: i64, plan: &str, start: i64, status: OperationStatus, added: i64) -> Operation {
         Operation {
@@ -441,7 +655,7 @@ mod tests {
             backup(4, "p", NOW - 40 * DAY_MS, OperationStatus::Error, 0),
             backup(5, "p", NOW + 3_600_000, OperationStatus::Pending, 0),
         ];
-        let (repos, plans) = summarize(&c, &ops, NOW, &TimeZone::UTC);
+        let (repos, plans) = summarize(&c, &ops, &counts_of(&ops), NOW, &TimeZone::UTC);
         for s in [&repos[0], &plans[0]] {
             assert_eq!(s.backups_success_last_30days, 1);
             assert_eq!(s.backups_warning_last_30days, 1);
@@ -472,7 +686,7 @@ mod tests {
             backup(3, "p", NOW - 3 * DAY_MS, OperationStatus::Success, 1),
             // nothing 2 days ago, yesterday or today
         ];
-        let (repos, plans) = summarize(&c, &ops, NOW, &TimeZone::UTC);
+        let (repos, plans) = summarize(&c, &ops, &counts_of(&ops), NOW, &TimeZone::UTC);
         let days: Vec<bool> = plans[0]
             .history_last_30days
             .iter()
@@ -501,7 +715,7 @@ mod tests {
             OperationStatus::Success,
             1,
         )];
-        let (_, plans) = summarize(&c, &ops, NOW, &TimeZone::UTC);
+        let (_, plans) = summarize(&c, &ops, &counts_of(&ops), NOW, &TimeZone::UTC);
         let days: Vec<bool> = plans[0]
             .history_last_30days
             .iter()

@@ -205,13 +205,11 @@ pub fn clear_history(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
 pub fn summary_dashboard(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let _: serde_json::Value = decode(body)?;
     let config = app.config.get();
-    let ops = app
-        .oplog
-        .query(&OpSelector::default(), 0)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
     let tz = crate::schedule::local_time_zone();
+    let now = crate::util::now_ms();
+    let (ops, counts) = crate::dashboard::gather(&app.oplog, now, &tz);
     let (repo_summaries, plan_summaries) =
-        crate::dashboard::summarize(&config, &ops, crate::util::now_ms(), &tz);
+        crate::dashboard::summarize(&config, &ops, &counts, now, &tz);
     encode(&crate::dashboard::SummaryDashboardResponse {
         repo_summaries,
         plan_summaries,

@@ -43,6 +43,7 @@ pub mod cli;
 
 pub use cli::ops_cli;
 pub use gc::{GcReport, gc_limits};
+pub use index::GroupKey;
 
 use crate::model::{OpSelector, Operation, OperationStatus};
 use index::{Entry, HOT, Index, Prev};
@@ -177,6 +178,17 @@ impl Default for Options {
             sync: true,
         }
     }
+}
+
+/// What the index holds about one operation (see [`OpLog::walk_index`]).
+pub struct IndexFacts<'a> {
+    pub id: i64,
+    pub start_ms: i64,
+    pub status: OperationStatus,
+    /// An index-snapshot operation whose snapshot was forgotten.
+    pub forgot: bool,
+    /// Repo id and guid, plan, instance and kind.
+    pub key: &'a index::GroupKey,
 }
 
 /// Operations a restart interrupted (see [`OpLog::interrupted`]).
@@ -778,6 +790,40 @@ impl OpLog {
             .filter_map(|p| self.read_op(&st, &entries[p]))
             .filter(|op| sel.matches(op))
             .collect())
+    }
+
+    /// Calls `f` with what the index knows of every live operation, without reading any line
+    /// (under the read lock: `f` must be cheap). For summaries that pick a few operations out
+    /// of a long history before reading them with [`OpLog::get_many`].
+    pub fn walk_index(&self, mut f: impl FnMut(&IndexFacts)) {
+        let st = self.read_state();
+        let keys = st.index.keys();
+        for e in st.index.entries() {
+            let Some(key) = keys.get(e.group as usize) else {
+                continue;
+            };
+            f(&IndexFacts {
+                id: e.id,
+                start_ms: e.start_ms,
+                status: e.status(),
+                forgot: e.flags & index::FORGOT != 0,
+                key,
+            });
+        }
+    }
+
+    /// The operations with these ids that exist, in the order given.
+    pub fn get_many(&self, ids: &[i64]) -> Vec<Operation> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(256) {
+            let st = self.read_state();
+            out.extend(
+                chunk
+                    .iter()
+                    .filter_map(|id| st.index.get(*id).and_then(|e| self.read_op(&st, e))),
+            );
+        }
+        out
     }
 
     /// Calls `f` with every operation, one at a time, so memory does not grow with the history.
