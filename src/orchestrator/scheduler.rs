@@ -10,7 +10,7 @@
 
 use super::{Orchestrator, Task};
 use crate::config::{Config, Schedule as ScheduleConfig};
-use crate::model::{OpKind, OpSelector, OperationStatus};
+use crate::model::{OpKind, OperationStatus};
 use crate::oplog::OpLog;
 use crate::schedule::{Clock, Schedule, TimeZone, Timestamp};
 use std::collections::HashMap;
@@ -346,16 +346,12 @@ fn delete_pending(oplog: &OpLog, op_id: i64) {
     }
 }
 
-/// The end of the last completed run of a scheduled task (dry runs do not count).
+/// The end of the last completed run of a scheduled task (dry runs do not count). Tasks run
+/// one at a time, so the newest start is the newest end: the index picks the candidates and
+/// only the newest are read (until one is not a dry run), however long the history.
 fn last_run_end(config: &Config, oplog: &OpLog, key: &Key) -> Option<Timestamp> {
-    let (sel, kind) = match key {
-        Key::Backup(p) => (
-            OpSelector {
-                plan_id: Some(p.clone()),
-                ..Default::default()
-            },
-            OpKind::Backup,
-        ),
+    let (kind, plan, guid) = match key {
+        Key::Backup(p) => (OpKind::Backup, Some(p.as_str()), None),
         Key::Prune(r) | Key::Check(r) | Key::Forget(r) => {
             let guid = config.repo(r)?.guid.clone();
             let kind = match key {
@@ -363,23 +359,31 @@ fn last_run_end(config: &Config, oplog: &OpLog, key: &Key) -> Option<Timestamp> 
                 Key::Check(_) => OpKind::Check,
                 _ => OpKind::Forget,
             };
+            // A scheduled forget is the repo's, not a plan's retention after a backup.
             (
-                OpSelector {
-                    repo_guid: Some(guid),
-                    ..Default::default()
-                },
                 kind,
+                matches!(key, Key::Forget(_)).then_some(""),
+                Some(guid),
             )
         }
     };
-    let ops = oplog.query(&sel, 0).ok()?;
-    ops.iter()
-        .filter(|o| o.kind() == kind && o.status.is_terminal())
-        .filter(|o| !o.operation_backup.as_ref().is_some_and(|b| b.dry_run))
-        .filter(|o| !matches!(key, Key::Forget(_)) || o.plan_id.is_empty())
-        .map(|o| o.unix_time_end_ms)
-        .max()
-        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    let mut candidates: Vec<(i64, i64)> = Vec::new();
+    oplog.walk_index(|e| {
+        if e.key.kind == kind
+            && e.status.is_terminal()
+            && plan.is_none_or(|p| e.key.plan_id == p)
+            && guid.as_ref().is_none_or(|g| e.key.repo_guid == *g)
+        {
+            candidates.push((e.start_ms, e.id));
+        }
+    });
+    candidates.sort_unstable();
+    candidates
+        .iter()
+        .rev()
+        .filter_map(|(_, id)| oplog.get(*id).ok().flatten())
+        .find(|o| !o.operation_backup.as_ref().is_some_and(|b| b.dry_run))
+        .and_then(|o| Timestamp::from_millisecond(o.unix_time_end_ms).ok())
 }
 
 /// The scheduler thread's handle.
@@ -476,6 +480,7 @@ pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<Scheduler
 mod tests {
     use super::*;
     use crate::config::{Plan, Repo};
+    use crate::model::OpSelector;
 
     fn oplog() -> (OpLog, std::path::PathBuf) {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -486,6 +491,63 @@ mod tests {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         (OpLog::open(&dir).unwrap(), dir)
+    }
+
+    #[test]
+    fn the_last_run_is_the_newest_finished_run_that_was_not_a_dry_run() {
+        use crate::model::{Operation, OperationBackup, OperationPrune};
+        let (log, dir) = oplog();
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "instance": "i",
+            "repos": [{"id": "r", "uri": "/x", "guid": "g".repeat(64)}],
+            "plans": [{"id": "p", "repo": "r", "paths": ["/x"]}],
+        }))
+        .unwrap();
+        let backup = |plan: &str, start: i64, status, dry_run| Operation {
+            plan_id: plan.into(),
+            repo_id: "r".into(),
+            repo_guid: "g".repeat(64),
+            status,
+            unix_time_start_ms: start,
+            unix_time_end_ms: start + 10,
+            operation_backup: Some(OperationBackup {
+                dry_run,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        use OperationStatus::{Error, InProgress, Success};
+        for mut op in [
+            backup("p", 1_000, Success, false),
+            backup("p", 2_000, Error, false), // failed runs count: they ran
+            backup("p", 3_000, Success, true), // a dry run does not
+            backup("p", 4_000, InProgress, false), // not finished
+            backup("other", 5_000, Success, false),
+        ] {
+            log.add(&mut op).unwrap();
+        }
+        let key = Key::Backup("p".into());
+        assert_eq!(
+            last_run_end(&config, &log, &key).map(|t| t.as_millisecond()),
+            Some(2_010)
+        );
+        assert_eq!(last_run_end(&config, &log, &Key::Prune("r".into())), None);
+        let mut prune = Operation {
+            repo_id: "r".into(),
+            repo_guid: "g".repeat(64),
+            status: Success,
+            unix_time_start_ms: 6_000,
+            unix_time_end_ms: 6_500,
+            operation_prune: Some(OperationPrune::default()),
+            ..Default::default()
+        };
+        log.add(&mut prune).unwrap();
+        assert_eq!(
+            last_run_end(&config, &log, &Key::Prune("r".into())).map(|t| t.as_millisecond()),
+            Some(6_500)
+        );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
