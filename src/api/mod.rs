@@ -315,6 +315,21 @@ pub(crate) fn respond_unary(req: Request, result: Result<Vec<u8>, ApiError>) {
     }
 }
 
+/// Answers 200 with a JSON body read from `body` as it is sent (chunked: its length is not
+/// known in advance).
+pub(crate) fn respond_stream(req: Request, body: impl io::Read + Send + 'static) {
+    let resp = Response::new(
+        tiny_http::StatusCode(200),
+        vec![header("Content-Type", "application/json")],
+        body,
+        None,
+        None,
+    );
+    if let Err(e) = req.respond(resp) {
+        log::debug!("client went away before the answer: {e}");
+    }
+}
+
 fn accepts_gzip(req: &Request) -> bool {
     req.headers()
         .iter()

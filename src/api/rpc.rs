@@ -81,6 +81,7 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "Backup") => return backup(app, req, body),
         (Service::Backrest, "DoRepoTask") => return do_repo_task(app, req, body),
         (Service::Backrest, "Forget") => return forget(app, req, body),
+        (Service::Backrest, "GetOperations") => return get_operations(app, req, body),
         _ => {}
     }
     match (service, method) {
@@ -98,7 +99,6 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "AddRepo") => add_repo(app, body),
         (Service::Backrest, "RemoveRepo") => remove_repo(app, body),
         (Service::Backrest, "CheckRepoExists") => check_repo_exists(app, body),
-        (Service::Backrest, "GetOperations") => get_operations(app, body),
         (Service::Backrest, "ListSnapshots") => list_snapshots(app, body),
         (Service::Backrest, "Cancel") => cancel(app, body),
         (Service::Backrest, "ListSnapshotFiles") => super::browse::list_snapshot_files(app, body),
@@ -536,18 +536,96 @@ struct OperationsResponse {
     operations: Vec<Operation>,
 }
 
-fn get_operations(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    let r: GetOperationsRequest = decode(body)?;
-    let sel = r.selector.unwrap_or_default();
-    sel.check().map_err(ApiError::invalid)?;
-    if r.last_n < 0 {
-        return Err(ApiError::invalid("lastN must not be negative"));
+/// Answers of more operations than this are streamed as they are read (chunked), so that
+/// memory stays one batch however much history matches.
+const STREAM_OPERATIONS_FROM: usize = 256;
+
+fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
+    let selected = (|| {
+        let r: GetOperationsRequest = decode(body)?;
+        let sel = r.selector.unwrap_or_default();
+        sel.check().map_err(ApiError::invalid)?;
+        if r.last_n < 0 {
+            return Err(ApiError::invalid("lastN must not be negative"));
+        }
+        let ids = app
+            .oplog
+            .select_ids(&sel, r.last_n as usize)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok((sel, ids))
+    })();
+    let (sel, ids) = match selected {
+        Ok(s) => s,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
+    if ids.len() <= STREAM_OPERATIONS_FROM {
+        let operations: Vec<Operation> = app
+            .oplog
+            .get_many(&ids)
+            .into_iter()
+            .filter(|o| sel.matches(o))
+            .collect();
+        return respond_unary(req, encode(&OperationsResponse { operations }));
     }
-    let ops = app
-        .oplog
-        .query(&sel, r.last_n as usize)
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    encode(&OperationsResponse { operations: ops })
+    let body = OperationsBody {
+        oplog: Arc::clone(&app.oplog),
+        sel,
+        ids: ids.into_iter(),
+        out: Vec::new(),
+        at: 0,
+        wrote_any: false,
+        done: false,
+    };
+    super::respond_stream(req, body);
+}
+
+/// A GetOperations answer written as its operations are read, a batch at a time.
+struct OperationsBody {
+    oplog: Arc<crate::oplog::OpLog>,
+    sel: OpSelector,
+    ids: std::vec::IntoIter<i64>,
+    out: Vec<u8>,
+    at: usize,
+    wrote_any: bool,
+    done: bool,
+}
+
+impl std::io::Read for OperationsBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.out.len() {
+            if self.done {
+                return Ok(0);
+            }
+            self.out.clear();
+            self.at = 0;
+            let batch: Vec<i64> = self.ids.by_ref().take(64).collect();
+            if batch.is_empty() {
+                // proto3 JSON leaves an empty repeated field out.
+                let end: &[u8] = if self.wrote_any { b"]}" } else { b"{}" };
+                self.out.extend_from_slice(end);
+                self.done = true;
+                continue;
+            }
+            // An operation deleted since it was selected is left out.
+            for op in self.oplog.get_many(&batch) {
+                if !self.sel.matches(&op) {
+                    continue;
+                }
+                let sep: &[u8] = if self.wrote_any {
+                    b","
+                } else {
+                    b"{\"operations\":["
+                };
+                self.out.extend_from_slice(sep);
+                self.wrote_any = true;
+                serde_json::to_writer(&mut self.out, &op).map_err(std::io::Error::other)?;
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.at);
+        buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 #[derive(Deserialize, Default)]

@@ -87,10 +87,24 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
         )
         .map_err(|e| format!("writing the output: {e}"));
     }
-    let ops = log.query(&a.sel, a.last_n).map_err(|e| e.to_string())?;
+    let ids = log.select_ids(&a.sel, a.last_n).map_err(|e| e.to_string())?;
     let written = if a.json {
-        write_json(&ops, out)
+        // A batch at a time: memory does not grow with the history printed.
+        ids.chunks(256).try_for_each(|chunk| {
+            let ops: Vec<Operation> = log
+                .get_many(chunk)
+                .into_iter()
+                .filter(|o| a.sel.matches(o))
+                .collect();
+            write_json(&ops, out)
+        })
     } else {
+        // The table's columns are sized to their widest cell: it needs every row.
+        let ops: Vec<Operation> = log
+            .get_many(&ids)
+            .into_iter()
+            .filter(|o| a.sel.matches(o))
+            .collect();
         write_table(&ops, out)
     };
     written.map_err(|e| format!("writing the output: {e}"))

@@ -792,6 +792,23 @@ impl OpLog {
             .collect())
     }
 
+    /// The ids [`OpLog::query`] would return, from the index alone, in the same order. A
+    /// snapshot id is matched on the index by hash: the caller checks `sel.matches` on what it
+    /// reads (with `last_n` as well, the newest are picked after that check, by a query).
+    pub fn select_ids(&self, sel: &OpSelector, last_n: usize) -> Result<Vec<i64>, OpLogError> {
+        if sel.snapshot_id.is_some() && last_n > 0 {
+            return Ok(self.query(sel, last_n)?.into_iter().map(|o| o.id).collect());
+        }
+        let st = self.read_state();
+        let entries = st.index.raw_entries();
+        Ok(st
+            .index
+            .select(sel, last_n)
+            .into_iter()
+            .map(|p| entries[p].id)
+            .collect())
+    }
+
     /// Calls `f` with what the index knows of every live operation, without reading any line
     /// (under the read lock: `f` must be cheap). For summaries that pick a few operations out
     /// of a long history before reading them with [`OpLog::get_many`].

@@ -264,3 +264,70 @@ fn raw_request(port: u16, bytes: &[u8]) -> HttpResponse {
     let _ = s.read_to_end(&mut out);
     parse_response(&out)
 }
+
+/// A long history is streamed to GetOperations as it is read (chunked), and is the same
+/// canonical answer a short one gets.
+#[test]
+fn get_operations_streams_a_long_history_and_answers_it_whole() {
+    use footrest::model::{Operation, OperationBackup, OperationStatus};
+    let dir = TempDir::new("longhistory");
+    {
+        let log = footrest::oplog::OpLog::open(&dir.path().join("data").join("oplog")).unwrap();
+        // Recent, and few enough per plan that the history's bounds keep them all.
+        let now = footrest::util::now_ms();
+        for i in 0..1000 {
+            let start = now - (1000 - i) * 60_000;
+            let mut op = Operation {
+                plan_id: format!("plan{}", i % 20),
+                repo_id: "repo1".into(),
+                status: OperationStatus::Success,
+                unix_time_start_ms: start,
+                unix_time_end_ms: start + 5_000,
+                operation_backup: Some(OperationBackup::default()),
+                ..Default::default()
+            };
+            log.add(&mut op).unwrap();
+        }
+    }
+    let d = Daemon::spawn(dir, &Opts::default());
+    let all = d.request(
+        "POST",
+        "/v1.Backrest/GetOperations",
+        &[("Content-Type", "application/json")],
+        b"{}",
+    );
+    assert_eq!(all.status, 200);
+    assert_eq!(all.header("Transfer-Encoding"), Some("chunked"));
+    let v: serde_json::Value = serde_json::from_slice(&all.body).unwrap();
+    let ops = v["operations"].as_array().unwrap();
+    assert_eq!(ops.len(), 1000);
+    let ids: Vec<i64> = ops
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids ascending");
+    // One plan's: the same operations as in the whole answer.
+    let plan1 = d.operations(json!({"selector": {"planId": "plan1"}}));
+    assert_eq!(plan1.len(), 50);
+    for o in &plan1 {
+        assert!(ops.contains(o));
+    }
+    // A short answer is one JSON document with a length, as before.
+    let few = d.request(
+        "POST",
+        "/v1.Backrest/GetOperations",
+        &[("Content-Type", "application/json")],
+        br#"{"selector": {"planId": "plan2"}, "lastN": "10"}"#,
+    );
+    assert!(few.header("Content-Length").is_some());
+    let v: serde_json::Value = serde_json::from_slice(&few.body).unwrap();
+    assert_eq!(v["operations"].as_array().unwrap().len(), 10);
+    // Nothing matches: the empty message.
+    let none = d.request(
+        "POST",
+        "/v1.Backrest/GetOperations",
+        &[("Content-Type", "application/json")],
+        br#"{"selector": {"planId": "nope"}}"#,
+    );
+    assert_eq!(none.body, b"{}");
+}
