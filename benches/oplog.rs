@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{PLANS, Rng, Sink, T0, base, median, ms, rss_kb};
+use common::{PLANS, Rng, Sink, T0, base, median, ms, peak_kb, reset_peak, rss_kb};
 use footrest::model::{OpSelector, Operation, OperationBackup, OperationStatus};
 use footrest::oplog::{OpLog, Options};
 use std::path::{Path, PathBuf};
@@ -62,9 +62,21 @@ fn measure(dir: &Path) {
         };
         log.query(&sel, 0).expect("query").len()
     });
+    // GetSummaryDashboard's reads: 30 days back from just after the newest operation.
+    let now = log
+        .query(&OpSelector::default(), 1)
+        .expect("query")
+        .first()
+        .map_or(T0, |o| o.unix_time_start_ms + 3_600_000);
+    let tz = footrest::schedule::TimeZone::UTC;
+    reset_peak();
+    let rss_before_dash = rss_kb();
+    let (dash, dash_n) = time(&mut || footrest::dashboard::gather(&log, now, &tz).0.len());
+    let dash_peak_mb = peak_kb().saturating_sub(rss_before_dash) as f64 / 1024.0;
     println!(
         "RESULT open_ms={} rss_added_mb={:.1} ops={} disk_mb={:.1} live_mb={:.1} scanned_mb={:.1} index_mb={:.1} \
-         plan_last100_ms={} ({plan_n}) flow_ms={} ({flow_n}) modno_gte_ms={} ({modno_n})",
+         plan_last100_ms={} ({plan_n}) flow_ms={} ({flow_n}) modno_gte_ms={} ({modno_n}) \
+         dashboard_ms={} ({dash_n} read) dashboard_peak_added_mb={dash_peak_mb:.1}",
         ms(open),
         (after.saturating_sub(before)) as f64 / 1024.0,
         stats.operations,
@@ -75,6 +87,7 @@ fn measure(dir: &Path) {
         ms(plan_q),
         ms(flow_q),
         ms(modno_q),
+        ms(dash),
     );
 }
 

@@ -347,84 +347,119 @@ pub type SnapshotCounts = HashMap<(String, String, String), i64>;
 /// the window, its newest successful stats).
 pub fn gather(oplog: &OpLog, now_ms: i64, tz: &TimeZone) -> (Vec<Operation>, SnapshotCounts) {
     let since = day_bounds(now_ms, tz)[0];
-    let mut counts = SnapshotCounts::new();
+    // Keyed by the walk's group numbers: no allocation per entry, memory per group.
+    let mut keys: HashMap<u32, (String, String, String)> = HashMap::new();
+    let mut counts: HashMap<u32, i64> = HashMap::new();
+    let mut stats: HashMap<u32, (i64, i64)> = HashMap::new();
+    // Per backup group, the earliest and the newest successful backups before the window, a
+    // few of each: a dry run among them is passed over once read.
+    let mut older: HashMap<u32, (Few, Few)> = HashMap::new();
     let mut want: Vec<i64> = Vec::new();
-    // Older candidates, in id order; a dry run among them is skipped once read.
-    let mut before: HashMap<String, Vec<(i64, i64, bool)>> = HashMap::new();
-    let mut stats: HashMap<(String, String), (i64, i64)> = HashMap::new();
     oplog.walk_index(|e| {
         let k = e.key;
+        let mut remember = || {
+            keys.entry(e.group)
+                .or_insert_with(|| (k.repo_id.clone(), k.repo_guid.clone(), k.plan_id.clone()));
+        };
         match k.kind {
-            OpKind::IndexSnapshot => {
-                if !e.forgot {
-                    *counts
-                        .entry((k.repo_id.clone(), k.repo_guid.clone(), k.plan_id.clone()))
-                        .or_default() += 1;
-                }
-                return;
+            OpKind::IndexSnapshot if !e.forgot => {
+                remember();
+                *counts.entry(e.group).or_default() += 1;
             }
             OpKind::Stats if e.status == OperationStatus::Success => {
-                let newest = stats
-                    .entry((k.repo_id.clone(), k.repo_guid.clone()))
-                    .or_insert((e.start_ms, e.id));
+                let newest = stats.entry(e.group).or_insert((e.start_ms, e.id));
                 if (e.start_ms, e.id) > *newest {
                     *newest = (e.start_ms, e.id);
                 }
-                return;
             }
-            _ => {}
-        }
-        if k.kind != OpKind::Backup {
-            return; // nothing else is summarized
-        }
-        if e.status == OperationStatus::Pending || e.start_ms >= since {
-            want.push(e.id);
-        } else {
-            let ok = matches!(
-                e.status,
-                OperationStatus::Success | OperationStatus::Warning
-            );
-            before
-                .entry(k.plan_id.clone())
-                .or_default()
-                .push((e.start_ms, e.id, ok));
+            OpKind::Backup if e.status == OperationStatus::Pending || e.start_ms >= since => {
+                want.push(e.id);
+            }
+            OpKind::Backup => {
+                remember();
+                let (first, last_ok) = older.entry(e.group).or_default();
+                first.keep((e.start_ms, e.id), |new, old| new < old);
+                if matches!(
+                    e.status,
+                    OperationStatus::Success | OperationStatus::Warning
+                ) {
+                    last_ok.keep((e.start_ms, e.id), |new, old| new > old);
+                }
+            }
+            _ => {} // nothing else is summarized
         }
     });
-    for (_, id) in stats.into_values() {
-        want.push(id);
-    }
+    want.extend(stats.into_values().map(|(_, id)| id));
     let mut ops = oplog.get_many(&want);
-    let mut seen: std::collections::HashSet<i64> = want.into_iter().collect();
-    for mut older in before.into_values() {
-        older.sort_unstable();
-        // The plan's first backup (days before it are never overdue) ...
-        let first = older.iter().map(|(_, id, _)| *id);
-        // ... and its newest success before the window (a frequency schedule counts from it).
-        let last_ok = older
-            .iter()
-            .rev()
-            .filter(|(_, _, ok)| *ok)
-            .map(|(_, id, _)| *id);
-        for candidates in [
-            Box::new(first) as Box<dyn Iterator<Item = i64>>,
-            Box::new(last_ok),
-        ] {
-            for id in candidates {
-                if !seen.insert(id) {
-                    break;
-                }
-                let Some(op) = oplog.get_many(&[id]).pop() else {
-                    continue;
-                };
-                let counted = is_counted_backup(&op);
-                ops.push(op);
-                if counted {
-                    break;
-                }
+    // Per plan (its backups may sit in several groups: repo guids, instances).
+    let mut per_plan: HashMap<&str, (Picks, Picks)> = HashMap::new();
+    for (g, (first, last_ok)) in &older {
+        let plan = keys[g].2.as_str();
+        let (f, l) = per_plan.entry(plan).or_default();
+        f.extend_from_slice(&first.0);
+        l.extend_from_slice(&last_ok.0);
+    }
+    for (plan, (mut first, mut last_ok)) in per_plan {
+        first.sort_unstable();
+        last_ok.sort_unstable_by(|a, b| b.cmp(a));
+        for (candidates, all_dry) in [(first, true), (last_ok, false)] {
+            let read = oplog.get_many(&candidates.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+            let counted = read.iter().position(is_counted_backup);
+            match counted {
+                Some(i) => ops.extend(read.into_iter().take(i + 1)),
+                None if candidates.len() < FEW => ops.extend(read),
+                // Every candidate a dry run: rare enough to read the plan's older backups.
+                None => ops.extend(older_backups(oplog, plan, since, all_dry)),
             }
         }
     }
-    (ops, counts)
+    let mut snapshot_counts = SnapshotCounts::new();
+    for (g, n) in counts {
+        *snapshot_counts.entry(keys[&g].clone()).or_default() += n;
+    }
+    (ops, snapshot_counts)
+}
+
+/// (start, id) pairs of candidate operations.
+type Picks = Vec<(i64, i64)>;
+
+/// How many candidates per group [`gather`] keeps for each older pick.
+const FEW: usize = 4;
+
+/// The [`FEW`] best (start, id) pairs seen, by `better`.
+#[derive(Default)]
+struct Few(Vec<(i64, i64)>);
+
+impl Few {
+    fn keep(&mut self, item: (i64, i64), better: impl Fn(&(i64, i64), &(i64, i64)) -> bool) {
+        if self.0.len() < FEW {
+            self.0.push(item);
+        } else if let Some(worst) =
+            (0..FEW).reduce(|a, b| if better(&self.0[a], &self.0[b]) { b } else { a })
+            && better(&item, &self.0[worst])
+        {
+            self.0[worst] = item;
+        }
+    }
+}
+
+/// The first (`first`) or the newest successful counted backup of `plan` before `since`, read
+/// the slow way.
+fn older_backups(oplog: &OpLog, plan: &str, since: i64, first: bool) -> Option<Operation> {
+    let sel = crate::model::OpSelector {
+        plan_id: Some(plan.to_string()),
+        ..Default::default()
+    };
+    let ops = oplog.query(&sel, 0).ok()?;
+    let it = ops
+        .into_iter()
+        .filter(|o| o.unix_time_start_ms < since && is_counted_backup(o));
+    if first {
+        it.min_by_key(|o| (o.unix_time_start_ms, o.id))
+    } else {
+        it.filter(succeeded)
+            .max_by_key(|o| (o.unix_time_start_ms, o.id))
+    }
 }
 
 /// The dashboard's repo and plan summaries, in config order. `counts` gives the snapshot
@@ -532,6 +567,14 @@ mod tests {
             };
             let span = years * 365 * DAY_MS;
             let mut t = NOW - span;
+            // Plan q starts with more dry runs than `gather` keeps candidates: its first counted
+            // backup is found the slow way.
+            for _ in 0..FEW + 1 {
+                let mut op = backup(0, "q", t, OperationStatus::Success, 5);
+                op.operation_backup.as_mut().unwrap().dry_run = true;
+                log.add(&mut op).unwrap();
+                t += 3600 * 1000;
+            }
             while t < NOW {
                 let plan = ["p", "q"][rnd(2) as usize];
                 let status = [

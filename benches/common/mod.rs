@@ -218,11 +218,27 @@ pub fn generate(log: &mut dyn Sink, n: usize) -> usize {
 }
 
 pub fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
+/// Peak resident memory so far (kB).
+#[allow(dead_code)] // not every bench reads it
+pub fn peak_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+/// Zeroes the peak so that `peak_kb` measures what follows (Linux: `5` to clear_refs).
+#[allow(dead_code)]
+pub fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })

@@ -87,7 +87,9 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
         )
         .map_err(|e| format!("writing the output: {e}"));
     }
-    let ids = log.select_ids(&a.sel, a.last_n).map_err(|e| e.to_string())?;
+    let ids = log
+        .select_ids(&a.sel, a.last_n)
+        .map_err(|e| e.to_string())?;
     let written = if a.json {
         // A batch at a time: memory does not grow with the history printed.
         ids.chunks(256).try_for_each(|chunk| {

@@ -182,6 +182,8 @@ impl Default for Options {
 
 /// What the index holds about one operation (see [`OpLog::walk_index`]).
 pub struct IndexFacts<'a> {
+    /// The number of `key` in this walk: equal keys, equal numbers.
+    pub group: u32,
     pub id: i64,
     pub start_ms: i64,
     pub status: OperationStatus,
@@ -820,6 +822,7 @@ impl OpLog {
                 continue;
             };
             f(&IndexFacts {
+                group: e.group,
                 id: e.id,
                 start_ms: e.start_ms,
                 status: e.status(),
