@@ -19,8 +19,13 @@
 //!   send large bodies at once.
 //!
 //! Each forwarded request carries `Connection: close` and `X-Footrest-Peer: <client ip>` (a
-//! client's own `X-Footrest-Peer` is dropped); the client connection is closed after its answer.
-//! The Unix socket is `<data>/http.sock`, mode 0600.
+//! client's own `X-Footrest-Peer` is dropped): tiny_http ends each answer by closing the Unix
+//! connection. Towards the client, the connection is kept alive after an answer whose length its
+//! head gives (Content-Length or chunked) unless the client asked to close (HTTP/1.1 default;
+//! HTTP/1.0 only with `Connection: keep-alive`); it then reads the next request like a new
+//! connection, and an idle one is closed after the idle timeout (`Keep-Alive: timeout` says so a
+//! little earlier). Our own error answers close the connection. The Unix socket is
+//! `<data>/http.sock`, mode 0600.
 
 use super::ApiError;
 use super::connect::Code;
@@ -245,7 +250,11 @@ enum State {
     },
     /// A complete request waiting for a slot in tiny_http. `reserved`: its share of the body
     /// budget, held until the request is written to tiny_http.
-    Queued { request: Vec<u8>, reserved: usize },
+    Queued {
+        request: Vec<u8>,
+        reserved: usize,
+        keep_alive: bool,
+    },
     /// Handed over: writing the request to tiny_http, relaying its answer.
     Forwarding {
         up: UnixStream,
@@ -259,6 +268,11 @@ enum State {
         up_done: bool,
         /// The answer's head is not complete yet: nothing is sent until it is rewritten.
         head_open: bool,
+        /// The client asked to keep the connection open.
+        keep_alive: bool,
+        /// The answer allows it (its length is known from its head): once it is out, the
+        /// connection reads the client's next request.
+        reusable: bool,
     },
     /// Writing an answer of our own (an error), then draining.
     Answering { out: Vec<u8>, sent: usize },
@@ -275,6 +289,8 @@ struct Head {
     /// A `Transfer-Encoding: chunked` body, decoded as it arrives (`buf` then keeps only the
     /// head and what is not decoded yet); forwarded with a Content-Length.
     chunked: Option<Dechunked>,
+    /// HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`.
+    keep_alive: bool,
 }
 
 #[derive(Default)]
@@ -911,7 +927,11 @@ impl Loop {
                         buf.drain(h.len..h.len + used);
                         d.done = done;
                         if done {
-                            // Anything after the body (a pipelined request) is not ours.
+                            // Bytes after the body (a pipelined request) were read with it and
+                            // are dropped: the connection then closes after the answer.
+                            if buf.len() > h.len {
+                                h.keep_alive = false;
+                            }
                             buf.truncate(h.len);
                         }
                     }
@@ -932,11 +952,13 @@ impl Loop {
                 State::Queued {
                     request: Vec::new(),
                     reserved: 0,
+                    keep_alive: false,
                 },
             )
             else {
                 return;
             };
+            let keep_alive = h.keep_alive;
             match h.chunked {
                 None => {
                     request.splice(..h.len, h.rewritten);
@@ -951,7 +973,11 @@ impl Loop {
                     request.extend_from_slice(&d.body);
                 }
             }
-            self.conns[i].state = State::Queued { request, reserved };
+            self.conns[i].state = State::Queued {
+                request,
+                reserved,
+                keep_alive,
+            };
         }
     }
 
@@ -1027,12 +1053,17 @@ impl Loop {
                     continue;
                 }
             };
-            let State::Queued { request, reserved } = std::mem::replace(
+            let State::Queued {
+                request,
+                reserved,
+                keep_alive,
+            } = std::mem::replace(
                 &mut self.conns[i].state,
                 State::Draining {
                     until: Instant::now(),
                 },
-            ) else {
+            )
+            else {
                 continue;
             };
             self.conns[i].state = State::Forwarding {
@@ -1045,6 +1076,8 @@ impl Loop {
                 relayed: 0,
                 up_done: false,
                 head_open: true,
+                keep_alive,
+                reusable: false,
             };
             self.conns[i].progress = Instant::now();
             active += 1;
@@ -1065,10 +1098,13 @@ impl Loop {
             relayed,
             up_done,
             head_open,
+            keep_alive,
+            reusable,
         } = &mut self.conns[i].state
         else {
             return;
         };
+        let keep_secs = self.limits.idle.as_secs().saturating_sub(2).max(1);
         if revents & libc::POLLOUT != 0 && *sent < request.len() {
             match up.write(&request[*sent..]) {
                 Ok(n) => {
@@ -1102,8 +1138,11 @@ impl Loop {
                     Ok(n) => {
                         response.extend_from_slice(&chunk[..n]);
                         *relayed += n;
-                        if *head_open && close_connection(response) {
+                        if *head_open
+                            && let Some(r) = rewrite_answer_head(response, *keep_alive, keep_secs)
+                        {
                             *head_open = false;
+                            *reusable = r;
                         }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -1130,6 +1169,7 @@ impl Loop {
             relayed,
             up_done,
             head_open,
+            reusable,
             ..
         } = &mut c.state
         else {
@@ -1156,6 +1196,17 @@ impl Loop {
             }
         }
         if *up_done {
+            if *reusable {
+                // The whole answer is out: read the client's next request on this connection.
+                c.state = State::Reading {
+                    buf: Vec::new(),
+                    head: None,
+                    reserved: 0,
+                };
+                c.opened = Instant::now();
+                c.progress = c.opened;
+                return;
+            }
             self.start_draining(i);
         }
     }
@@ -1288,6 +1339,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
     let mut expect_continue = false;
+    let (mut connection_close, mut connection_keep) = (false, false);
     for line in lines {
         if line.starts_with([' ', '\t']) {
             return Err(bad("folded header lines are not supported"));
@@ -1340,7 +1392,17 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
                 }
                 continue;
             }
-            "connection" | "keep-alive" | "proxy-connection" | "te" | "upgrade" => continue,
+            "connection" => {
+                for token in value.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        connection_close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") {
+                        connection_keep = true;
+                    }
+                }
+                continue;
+            }
+            "keep-alive" | "proxy-connection" | "te" | "upgrade" => continue,
             _ if lower == PEER_HEADER.to_ascii_lowercase() => continue,
             _ => {}
         }
@@ -1363,6 +1425,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
             content_length,
             rewritten: out.into_bytes(),
             chunked: chunked.then(Dechunked::default),
+            keep_alive: !connection_close && (version == "HTTP/1.1" || connection_keep),
         },
         expect_continue,
     ))
@@ -1387,27 +1450,49 @@ fn reason(status: u16) -> &'static str {
 /// tiny_http drops a `Connection` header set on a response, yet it closes the connection after
 /// each forwarded request: say so to the client, right after the status line, so that clients
 /// do not send their next request on a connection that is about to close.
-/// Once the answer's head is complete in `response`: drops its `Connection` headers and adds
-/// one `Connection: close` (the client connection closes after each answer). False while the
-/// head is still incomplete.
-fn close_connection(response: &mut Vec<u8>) -> bool {
-    let Some(end) = find(response, b"\r\n\r\n") else {
-        return false;
+/// Once the answer's head is complete in `response`: drops its `Connection` and `Keep-Alive`
+/// headers and adds one `Connection` of ours: `keep-alive` (with `Keep-Alive: timeout=…`) when
+/// the client asked for it and the head gives the answer's length, else `close`. None while the
+/// head is incomplete; else whether the connection stays open.
+fn rewrite_answer_head(
+    response: &mut Vec<u8>,
+    keep_alive: bool,
+    timeout_secs: u64,
+) -> Option<bool> {
+    let end = find(response, b"\r\n\r\n")?;
+    let first = find(response, b"\r\n")?;
+    let lines: Vec<&[u8]> = response[first + 2..end + 2]
+        .split_inclusive(|b| *b == b'\n')
+        .collect();
+    let name_is = |line: &[u8], name: &[u8]| {
+        line.split(|b| *b == b':')
+            .next()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
     };
-    let Some(first) = find(response, b"\r\n") else {
-        return false;
-    };
-    let mut head: Vec<u8> = Vec::with_capacity(end + 24);
+    let chunked = lines.iter().any(|l| {
+        name_is(l, b"transfer-encoding")
+            && String::from_utf8_lossy(l)
+                .to_ascii_lowercase()
+                .contains("chunked")
+    });
+    let framed = chunked || lines.iter().any(|l| name_is(l, b"content-length"));
+    let reuse = keep_alive && framed;
+    let mut head: Vec<u8> = Vec::with_capacity(end + 64);
     head.extend_from_slice(&response[..first + 2]);
-    head.extend_from_slice(b"Connection: close\r\n");
-    for line in response[first + 2..end + 2].split_inclusive(|b| *b == b'\n') {
-        let name = line.split(|b| *b == b':').next().unwrap_or(b"");
-        if !name.eq_ignore_ascii_case(b"connection") {
+    if reuse {
+        head.extend_from_slice(
+            format!("Connection: keep-alive\r\nKeep-Alive: timeout={timeout_secs}\r\n").as_bytes(),
+        );
+    } else {
+        head.extend_from_slice(b"Connection: close\r\n");
+    }
+    for line in lines {
+        if !name_is(line, b"connection") && !name_is(line, b"keep-alive") {
             head.extend_from_slice(line);
         }
     }
     response.splice(..end + 2, head);
-    true
+    Some(reuse)
 }
 
 fn error_response(status: u16, e: &ApiError) -> Vec<u8> {
@@ -1474,18 +1559,37 @@ mod tests {
 
     #[test]
     fn answers_carry_exactly_one_connection_header_once_their_head_is_whole() {
-        let mut r =
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\nconnection".to_vec();
-        assert!(!close_connection(&mut r), "incomplete head left alone");
-        r.extend_from_slice(
-            b": close\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n5\r\nhello",
+        let start = b"HTTP/1.1 200 OK\r\nContent-Type: application/connect+json\r\nconnection";
+        let rest = b": close\r\nTransfer-Encoding: chunked\r\nKeep-Alive: x\r\n\r\n5\r\nhello";
+        let mut r = start.to_vec();
+        assert_eq!(
+            rewrite_answer_head(&mut r, false, 28),
+            None,
+            "incomplete head left alone"
         );
-        assert!(close_connection(&mut r));
+        r.extend_from_slice(rest);
+        assert_eq!(rewrite_answer_head(&mut r, false, 28), Some(false));
         assert_eq!(
             String::from_utf8(r).unwrap(),
             "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Type: application/connect+json\r\n\
              Transfer-Encoding: chunked\r\n\r\n5\r\nhello"
         );
+        // Kept alive when asked and the answer is framed (chunked here) ...
+        let mut r = [&start[..], &rest[..]].concat();
+        assert_eq!(rewrite_answer_head(&mut r, true, 28), Some(true));
+        let text = String::from_utf8(r).unwrap();
+        assert!(
+            text.starts_with(
+                "HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nKeep-Alive: timeout=28\r\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(text.to_ascii_lowercase().matches("connection:").count(), 1);
+        // ... and not when only the end of the connection would tell where it ends.
+        let mut r = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nhello".to_vec();
+        assert_eq!(rewrite_answer_head(&mut r, true, 28), Some(false));
+        let mut r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec();
+        assert_eq!(rewrite_answer_head(&mut r, true, 28), Some(true));
     }
 
     #[test]

@@ -331,3 +331,128 @@ fn get_operations_streams_a_long_history_and_answers_it_whole() {
     );
     assert_eq!(none.body, b"{}");
 }
+
+/// Reads one answer off a kept-alive connection: head, then a body framed by its
+/// Content-Length or chunks. Returns (status, headers, body).
+fn read_answer(r: &mut std::io::BufReader<std::net::TcpStream>) -> (u16, Vec<String>, Vec<u8>) {
+    use std::io::{BufRead, Read};
+    let mut status = String::new();
+    r.read_line(&mut status).unwrap();
+    let code = status.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut l = String::new();
+        r.read_line(&mut l).unwrap();
+        let l = l.trim_end().to_string();
+        if l.is_empty() {
+            break;
+        }
+        headers.push(l.to_ascii_lowercase());
+    }
+    let mut body = Vec::new();
+    if headers
+        .iter()
+        .any(|h| h.starts_with("transfer-encoding:") && h.contains("chunked"))
+    {
+        loop {
+            let mut size = String::new();
+            r.read_line(&mut size).unwrap();
+            let n = usize::from_str_radix(size.trim(), 16).unwrap();
+            let mut chunk = vec![0; n + 2];
+            r.read_exact(&mut chunk).unwrap();
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&chunk[..n]);
+        }
+    } else if let Some(len) = headers
+        .iter()
+        .find_map(|h| h.strip_prefix("content-length:"))
+    {
+        body.resize(len.trim().parse().unwrap(), 0);
+        r.read_exact(&mut body).unwrap();
+    }
+    (code, headers, body)
+}
+
+/// Home Assistant, Node-RED and browsers reuse connections: answers keep the connection open
+/// for the next request unless the client asks to close it.
+#[test]
+fn connections_are_kept_alive_between_requests_until_the_client_closes() {
+    use std::io::{Read, Write};
+    let d = Daemon::start();
+    let s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let send = |r: &mut std::io::BufReader<std::net::TcpStream>,
+                path: &str,
+                body: &str,
+                extra: &str| {
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{extra}\
+             Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        r.get_mut().write_all(req.as_bytes()).unwrap();
+    };
+    for (path, body) in [
+        ("/v1.Backrest/GetConfig", "{}"),
+        ("/v1.Backrest/GetOperations", "{}"),
+        ("/v1.Backrest/NoSuchMethod", "{}"),
+        ("/v1.Backrest/PathAutocomplete", r#"{"value": "/"}"#),
+    ] {
+        send(&mut r, path, body, "");
+        let (status, headers, body) = read_answer(&mut r);
+        assert!(status == 200 || status == 404, "{path}: {status}");
+        assert!(
+            headers.contains(&"connection: keep-alive".to_string()),
+            "{path}: {headers:?}"
+        );
+        assert_eq!(
+            headers
+                .iter()
+                .filter(|h| h.starts_with("connection:"))
+                .count(),
+            1
+        );
+        assert!(
+            serde_json::from_slice::<serde_json::Value>(&body).is_ok(),
+            "{path}"
+        );
+    }
+    // The client's close ends it after the answer.
+    send(
+        &mut r,
+        "/v1.Backrest/GetConfig",
+        "{}",
+        "Connection: close\r\n",
+    );
+    let (status, headers, _) = read_answer(&mut r);
+    assert_eq!(status, 200);
+    assert!(
+        headers.contains(&"connection: close".to_string()),
+        "{headers:?}"
+    );
+    let mut rest = Vec::new();
+    assert_eq!(
+        r.read_to_end(&mut rest).unwrap(),
+        0,
+        "closed after the answer"
+    );
+    // HTTP/1.0 closes unless it asks for keep-alive.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    s.write_all(
+        b"POST /v1.Backrest/GetConfig HTTP/1.0\r\nContent-Type: application/json\r\n\
+          Content-Length: 2\r\n\r\n{}",
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(
+        out.to_ascii_lowercase().contains("connection: close"),
+        "{out}"
+    );
+}

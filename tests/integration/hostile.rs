@@ -62,7 +62,7 @@ fn raw(port: u16, bytes: Vec<u8>) -> (u16, String) {
 
 fn post(path: &str, body: &[u8]) -> Vec<u8> {
     let mut v = format!(
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .into_bytes();
