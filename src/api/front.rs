@@ -1034,10 +1034,20 @@ impl Loop {
                             .last_repair
                             .is_none_or(|t| now.duration_since(t) > Duration::from_millis(200))
                         {
+                            // Again within 2 s: the new listener died too, most likely for
+                            // want of fds that new clients keep taking. Cap the clients to
+                            // leave room for it, as when our own accept runs out.
+                            let again = self
+                                .last_repair
+                                .is_some_and(|t| now.duration_since(t) < Duration::from_secs(2));
                             self.last_repair = Some(now);
-                            self.evict_oldest();
-                            self.evict_oldest();
-                            self.remove_closed();
+                            if again {
+                                self.lower_ceiling();
+                            } else {
+                                self.evict_oldest();
+                                self.evict_oldest();
+                                self.remove_closed();
+                            }
                             (self.hooks.upstream_down)();
                         }
                         return;
