@@ -208,13 +208,8 @@ pub fn list_snapshot_files(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> 
             r.repo_id
         )));
     }
+    // A path that is not in the snapshot lists nothing, as in Backrest (restic prints no entry).
     let entries = parse_ls(&out);
-    if path != "/" && !entries.iter().any(|e| e.path == path) {
-        return Err(ApiError::not_found(format!(
-            "path {path} not found in snapshot {}",
-            &snap[..8]
-        )));
-    }
     encode(&ListSnapshotFilesResponse { path, entries })
 }
 
@@ -238,13 +233,10 @@ pub fn path_autocomplete(body: &[u8]) -> Result<Vec<u8>, ApiError> {
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .collect(),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-            ) =>
-        {
-            Vec::new()
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+        // As Backrest: only a missing path is an empty answer.
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
+            return Err(ApiError::invalid(format!("{dir} is not a directory")));
         }
         Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
             return Err(ApiError::new(

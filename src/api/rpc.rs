@@ -272,25 +272,32 @@ fn string_arg(body: &[u8], names: &[&str]) -> Result<String, ApiError> {
 fn remove_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let repo_id = string_arg(body, &["repoId", "repo_id"])?;
     let mut guid = String::new();
-    let saved = update_config(app, |c| {
-        let Some(pos) = c.repos.iter().position(|r| r.id == repo_id) else {
-            return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
-        };
-        let users: Vec<&str> = c
-            .plans
-            .iter()
-            .filter(|p| p.repo == repo_id)
-            .map(|p| p.id.as_str())
-            .collect();
-        if !users.is_empty() {
-            return Err(ApiError::precondition(format!(
-                "repo \"{repo_id}\" is used by plan(s) {}; remove them first",
-                users.join(", ")
-            )));
-        }
-        guid = c.repos.remove(pos).guid;
-        Ok(())
-    })?;
+    let current = app.config.get();
+    // As Backrest: an id not in the config changes nothing there and still clears what the
+    // history holds under it (the history of a repo a SetConfig already dropped).
+    let saved = if current.repo(&repo_id).is_none() {
+        current
+    } else {
+        update_config(app, |c| {
+            let Some(pos) = c.repos.iter().position(|r| r.id == repo_id) else {
+                return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
+            };
+            let users: Vec<&str> = c
+                .plans
+                .iter()
+                .filter(|p| p.repo == repo_id)
+                .map(|p| p.id.as_str())
+                .collect();
+            if !users.is_empty() {
+                return Err(ApiError::precondition(format!(
+                    "repo \"{repo_id}\" is used by plan(s) {}; remove them first",
+                    users.join(", ")
+                )));
+            }
+            guid = c.repos.remove(pos).guid;
+            Ok(())
+        })?
+    };
     let sel = OpSelector {
         repo_id: Some(repo_id.clone()),
         ..Default::default()
@@ -334,11 +341,6 @@ fn check_repo_exists(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             ..Default::default()
         },
         Err(e) if e.is_repo_missing() => CheckRepoExistsResponse::default(),
-        Err(e) if e.is_wrong_password() => CheckRepoExistsResponse {
-            exists: true,
-            error: e.to_string(),
-            ..Default::default()
-        },
         Err(e) => {
             return Err(restic.error(e, |e| restic_error("checking the repository", e)));
         }

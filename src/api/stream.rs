@@ -554,15 +554,24 @@ fn tail_log(app: &App, req: Request, ctx: &StreamCtx, logref: &str) {
         .logs
         .path(logref)
         .and_then(|p| std::fs::File::open(p).ok());
-    let Some(mut file) = file else {
-        return end_only(
-            req,
-            &ApiError::not_found(format!("log {logref:?} not found")),
-        );
-    };
     let mut body = match ChunkedBody::start(req, 200, &stream_headers()) {
         Ok(b) => b,
         Err(e) => return log::debug!("log stream: {e}"),
+    };
+    let Some(mut file) = file else {
+        // As Backrest: the stream says so in its one message and ends without an error (its UI
+        // shows the message in place of the log).
+        let text = format!("file associated with log {logref} not found, it may have expired.");
+        let msg = BytesValue {
+            value: base64::engine::general_purpose::STANDARD.encode(text),
+        };
+        let sent = send_message(&mut body, &msg)
+            .and_then(|()| body.write_all(&end_envelope(None)))
+            .and_then(|()| body.finish());
+        if let Err(e) = sent {
+            log::debug!("log stream: {e}");
+        }
+        return;
     };
     let mut offset = 0u64;
     let mut buf = vec![0u8; LOG_CHUNK];

@@ -171,10 +171,6 @@ fn list_snapshot_files_walks_the_tree_level_by_level() {
             "invalid_argument",
         ),
         (
-            json!({"repoId": "repo1", "snapshotId": b.snap, "path": format!("{src}/nope")}),
-            "not_found",
-        ),
-        (
             json!({"repoId": "repo1", "snapshotId": "0123456789abcdef", "path": "/"}),
             "not_found",
         ),
@@ -187,6 +183,13 @@ fn list_snapshot_files_walks_the_tree_level_by_level() {
         assert_eq!(v["code"], code, "{body}: {v}");
         assert!(status == 400 || status == 404);
     }
+    // A path the snapshot does not hold lists nothing (as Backrest answers it).
+    let nope = format!("{src}/nope");
+    let v = d.ok(
+        "ListSnapshotFiles",
+        json!({"repoId": "repo1", "snapshotId": b.snap, "path": nope}),
+    );
+    assert_eq!(v, json!({"path": nope}), "{v}");
 }
 
 fn wait_done(d: &Daemon, id: &str) -> Value {
@@ -576,6 +579,17 @@ fn path_autocomplete_lists_names_in_a_directory() {
         json!({"value": work.path().join("missing").to_str().unwrap()}),
     );
     assert_eq!(v, json!({}), "a missing directory has no names");
+    // A file is not something to complete in: an error, as Backrest answers it.
+    let file = work.path().join("name with spaces.txt");
+    let (status, v) = d.rpc("PathAutocomplete", json!({"value": file.to_str().unwrap()}));
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_argument"))
+    );
+    assert!(
+        v["message"].as_str().unwrap().contains("not a directory"),
+        "{v}"
+    );
     let (status, v) = d.rpc("PathAutocomplete", json!({"value": "/etc/../root"}));
     assert_eq!(
         (status, v["code"].as_str()),

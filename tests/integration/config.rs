@@ -254,6 +254,13 @@ fn check_repo_exists_tells_present_from_missing() {
         json!({"repo": {"id": "r", "uri": repo.to_str().unwrap(), "password": PASSWORD}}),
     );
     assert_eq!(v["exists"], true);
+    // A wrong password is an error, as Backrest answers it (not "exists").
+    let (status, e) = d.rpc(
+        "CheckRepoExists",
+        json!({"repo": {"id": "r", "uri": repo.to_str().unwrap(), "password": "wrong"}}),
+    );
+    assert_ne!(status, 200, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("password"), "{e}");
 }
 
 #[test]
@@ -262,8 +269,11 @@ fn remove_repo_drops_the_repo_and_its_history_but_not_its_data() {
     s.d.ok("Backup", json!({"value": "plan1"}));
     assert!(!s.d.operations(json!({})).is_empty());
     set_plans(&s.d, vec![]);
-    let (st, v) = s.d.rpc("RemoveRepo", json!({"value": "nope"}));
-    assert_eq!((st, v["code"].as_str().unwrap()), (404, "not_found"));
+    // An unknown id is not an error (as Backrest): nothing changes.
+    let before = s.d.ok("GetConfig", json!({}));
+    let v = s.d.ok("RemoveRepo", json!({"value": "nope"}));
+    assert_eq!(v, before);
+    assert!(!s.d.operations(json!({})).is_empty());
     let c = s.d.ok("RemoveRepo", json!({"value": "repo1"}));
     assert!(c.get("repos").is_none());
     assert!(
