@@ -81,7 +81,8 @@ impl Limits {
         let spare = nofile.saturating_sub(FD_RESERVE);
         // A forwarded request holds three fds (client, our end and tiny_http's end of the Unix
         // socket); a connection still sending holds one.
-        let max_active = (spare / 8).clamp(2, 32) as usize;
+        // Up to 48: 16 streams and 16 calls waiting for their tasks leave 16 for the rest.
+        let max_active = (spare / 8).clamp(2, 48) as usize;
         let max_clients = (spare.saturating_sub(3 * max_active as u64)).clamp(4, 512) as usize;
         let env_num = |k: &str| {
             std::env::var(k)

@@ -375,15 +375,54 @@ fn backup(app: &Arc<App>, req: Request, body: &[u8]) {
     run_and_answer(app, req, task, false);
 }
 
+/// Calls that wait for their task (Backup, DoRepoTask, Forget) at once, unless
+/// `FOOTREST_MAX_WAITING` says otherwise. Each holds one of the front door's request slots while
+/// it waits, so together with the streams' cap this leaves slots for everything else.
+pub const MAX_WAITING: usize = 16;
+
+static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One waiting call; dropped with the answer (or with a task that ends without one).
+struct Waiting;
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn max_waiting() -> usize {
+    std::env::var("FOOTREST_MAX_WAITING")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(MAX_WAITING)
+}
+
 /// Queues `task` at interactive priority; the worker answers `req` when it has finished, so
-/// no handler thread waits. The answer is `{}`, or `{"operationId"}` with `with_op_id`.
+/// no handler thread waits. The answer is `{}`, or `{"operationId"}` with `with_op_id`. Past
+/// [`MAX_WAITING`] waiting calls the task is not queued: 429 `resource_exhausted`.
 fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
+    let max = max_waiting();
+    if WAITING.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= max {
+        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        let e = ApiError::new(
+            Code::ResourceExhausted,
+            format!(
+                "{max} calls are already waiting for their tasks to finish; this task was not \
+                 queued (retry when one has finished)"
+            ),
+        );
+        return respond_unary(req, Err(e));
+    }
+    let waiting = Waiting;
     let slot = Arc::new(std::sync::Mutex::new(Some(req)));
     let for_worker = Arc::clone(&slot);
     // A mutex, not an AtomicI64: 32-bit MIPS has no 64-bit atomics.
     let op_id = Arc::new(std::sync::Mutex::new(0i64));
     let op_id_for_worker = Arc::clone(&op_id);
     let responder: crate::orchestrator::Responder = Box::new(move |result| {
+        let _waiting = waiting;
         if let Some(req) = for_worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let id = *op_id_for_worker.lock().unwrap_or_else(|p| p.into_inner());
             respond_unary(

@@ -502,3 +502,63 @@ fn hanging_restic_calls_are_bounded_in_number_and_time_and_the_api_stays_up() {
         descendants(d.pid()).is_empty().then_some(())
     });
 }
+
+/// Calls that wait for their task (Backup, DoRepoTask, Forget) are capped: past the cap the
+/// answer is 429 at once and nothing is queued, short requests keep answering, and the count
+/// comes back as the waiting calls are answered.
+#[test]
+fn calls_waiting_for_tasks_are_capped_and_short_requests_still_answer() {
+    use std::os::unix::fs::PermissionsExt;
+    let work = TempDir::new("waiting");
+    let gate = work.path().join("gate");
+    let wrapper = work.path().join("gated-restic");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = backup ]; then while [ ! -e '{}' ]; do sleep 0.05; done; fi\nexec '{}' \"$@\"\n",
+            gate.display(),
+            crate_which(&restic_bin())
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let src = work.path().join("src");
+    make_source(&src);
+    let d = Daemon::start_with(Opts {
+        restic: wrapper.to_str().unwrap().into(),
+        env: vec![("FOOTREST_MAX_WAITING".into(), "2".into())],
+        ..Default::default()
+    });
+    add_repo(&d, "repo1", &work.path().join("repo"));
+    set_plans(
+        &d,
+        vec![serde_json::json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]})],
+    );
+    let port = d.port;
+    let backup = move || raw(port, post("/v1.Backrest/Backup", br#"{"value":"plan1"}"#));
+    let waiting: Vec<_> = (0..2).map(|_| std::thread::spawn(backup)).collect();
+    let backups = |d: &Daemon| {
+        d.operations(serde_json::json!({"selector": {"planId": "plan1"}}))
+            .into_iter()
+            .filter(|o| o.get("operationBackup").is_some())
+            .count()
+    };
+    d.wait_for("two backups queued", Duration::from_secs(30), || {
+        (backups(&d) == 2).then_some(())
+    });
+    let (code, body) = backup();
+    assert_eq!(code, 429, "{body}");
+    assert!(
+        body.contains("resource_exhausted") && body.contains("not queued"),
+        "{body}"
+    );
+    assert_eq!(backups(&d), 2, "nothing was queued past the cap");
+    assert_eq!(d.rpc("GetConfig", serde_json::json!({})).0, 200);
+    std::fs::write(&gate, b"").unwrap();
+    for w in waiting {
+        let (code, body) = w.join().unwrap();
+        assert_eq!(code, 200, "{body}");
+    }
+    let (code, body) = backup();
+    assert_eq!(code, 200, "the count came back: {body}");
+}
