@@ -208,7 +208,14 @@ fn gzip_requests_answers_and_stream_envelopes_work_as_connect_clients_send_them(
         &env,
     );
     assert_eq!(r.status, 200);
-    let text = String::from_utf8_lossy(&r.body);
+    // The first envelope's message: Backrest's "… not found" text as bytes (base64 in JSON).
+    use base64::Engine;
+    let len = u32::from_be_bytes([r.body[1], r.body[2], r.body[3], r.body[4]]) as usize;
+    let first: serde_json::Value = serde_json::from_slice(&r.body[5..5 + len]).unwrap();
+    let text = base64::engine::general_purpose::STANDARD
+        .decode(first["value"].as_str().unwrap())
+        .unwrap();
+    let text = String::from_utf8(text).unwrap();
     assert!(
         text.contains("no-such-log"),
         "the ref was read from the envelope: {text}"
