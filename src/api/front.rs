@@ -151,6 +151,10 @@ fn nofile_limit() -> u64 {
 pub struct Hooks {
     pub fatal: Box<dyn Fn(&str) + Send>,
     pub upstream_down: Box<dyn Fn() + Send>,
+    /// Whether a request for this path (no query) needs credentials now (auth on, a path that
+    /// is not open). A large body without any `Authorization` header is then refused before it
+    /// is buffered.
+    pub needs_credentials: Box<dyn Fn(&str) -> bool + Send>,
 }
 
 /// The running front door.
@@ -292,6 +296,10 @@ struct Head {
     chunked: Option<Dechunked>,
     /// HTTP/1.1 without `Connection: close`, or HTTP/1.0 with `Connection: keep-alive`.
     keep_alive: bool,
+    /// The target without its query.
+    path: String,
+    /// The request has an `Authorization` header (not checked here).
+    has_authorization: bool,
 }
 
 #[derive(Default)]
@@ -898,6 +906,17 @@ impl Loop {
                             );
                             return self.answer(i, 413, &e);
                         }
+                        let large = h.content_length > SMALL_BODY || h.chunked.is_some();
+                        if large && !h.has_authorization && (self.hooks.needs_credentials)(&h.path)
+                        {
+                            // Refused before the body takes any of the shared budget: a client
+                            // without credentials cannot make real ones wait.
+                            let e = ApiError::new(
+                                Code::Unauthenticated,
+                                "authentication required (the body was not read)",
+                            );
+                            return self.answer(i, 401, &e);
+                        }
                         let State::Reading { buf, head, .. } = &mut self.conns[i].state else {
                             return;
                         };
@@ -1351,6 +1370,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
     let mut chunked = false;
     let mut expect_continue = false;
     let (mut connection_close, mut connection_keep) = (false, false);
+    let mut has_authorization = false;
     for line in lines {
         if line.starts_with([' ', '\t']) {
             return Err(bad("folded header lines are not supported"));
@@ -1414,6 +1434,7 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
                 continue;
             }
             "keep-alive" | "proxy-connection" | "te" | "upgrade" => continue,
+            "authorization" => has_authorization = true,
             _ if lower == PEER_HEADER.to_ascii_lowercase() => continue,
             _ => {}
         }
@@ -1437,6 +1458,8 @@ fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> 
             rewritten: out.into_bytes(),
             chunked: chunked.then(Dechunked::default),
             keep_alive: !connection_close && (version == "HTTP/1.1" || connection_keep),
+            path: target.split('?').next().unwrap_or("").to_string(),
+            has_authorization,
         },
         expect_continue,
     ))

@@ -184,7 +184,14 @@ impl Server {
         }
         let limits = Limits::for_this_process(MAX_BODY);
         let for_front = Arc::clone(&shared);
+        let for_auth = Arc::clone(&app);
         let hooks = front::Hooks {
+            needs_credentials: Box::new(move |path| {
+                !auth::is_public(path)
+                    && for_auth
+                        .config
+                        .read(|c| crate::auth::required(c.auth.as_ref()))
+            }),
             fatal: Box::new(fail),
             upstream_down: Box::new(move || {
                 let http = for_front.current();

@@ -407,3 +407,41 @@ fn hash_password_cli_and_secret_files() {
     d.auth = Some(format!("Bearer {token}"));
     d.ok("GetConfig", json!({}));
 }
+
+/// A large body without any credentials is refused from its head, before the body is read, so
+/// it takes none of the buffer that clients with credentials share.
+#[test]
+fn a_large_body_without_credentials_is_refused_before_it_is_read() {
+    use std::io::{Read, Write};
+    let d = auth_daemon(json!([{"name": "admin", "passwordBcrypt": ADMIN_HASH}]));
+    let head = |auth: &str| {
+        format!(
+            "POST /v1.Backrest/SetConfig HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\
+             Content-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n",
+            1 << 20
+        )
+    };
+    // Only the head is sent: the answer comes without the body.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(head("").as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 401"), "{out}");
+    assert!(out.contains("unauthenticated"), "{out}");
+    // With credentials the body is read as usual (and judged as the request it is).
+    let basic = basic_auth("admin", ADMIN_PW);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(head(&format!("Authorization: {basic}\r\n")).as_bytes())
+        .unwrap();
+    s.write_all(&vec![b' '; 1 << 20]).unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 400"),
+        "a blank body is a bad request: {out}"
+    );
+    // Open paths and small bodies are as before.
+    assert_eq!(call(&d, "/v1.Backrest/GetConfig", None, "{}").status, 401);
+}
