@@ -346,13 +346,16 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
         )
     });
     let id = running_backup(&s.d, "plan1");
-    // Kill the daemon and its restic the way a power cut or OOM killer would.
+    // Kill the daemon and its restic the way a power cut or OOM killer would: all at once.
+    // The daemon is stopped first so that nothing reacts in between (restic would get the
+    // daemon's death signal, SIGINT, and remove its lock before our SIGKILL reached it).
     let restics: Vec<u32> = descendants(s.d.pid());
-    let Setup { d, repo, src, work } = s;
-    let dir = d.kill();
+    signal(s.d.pid(), libc::SIGSTOP);
     for pid in &restics {
         signal(*pid, 9);
     }
+    let Setup { d, repo, src, work } = s;
+    let dir = d.kill();
     // restic treats a lock as stale once its process is gone: wait until it is reaped.
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while restics
