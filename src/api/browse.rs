@@ -461,15 +461,15 @@ impl std::fmt::Display for Outside {
 fn restored_item(target: &Path, path: &str) -> Result<PathBuf, Outside> {
     let mut item = target.to_path_buf();
     let mut parts = path.split('/').filter(|p| !p.is_empty()).peekable();
+    if parts.peek().is_none() && std::fs::symlink_metadata(&item).is_err() {
+        return Err(Outside::Missing(item)); // the target itself
+    }
     while let Some(part) = parts.next() {
         item.push(part);
         let meta = std::fs::symlink_metadata(&item).map_err(|_| Outside::Missing(item.clone()))?;
         if parts.peek().is_some() && !meta.is_dir() {
             return Err(Outside::Through(item));
         }
-    }
-    if std::fs::symlink_metadata(&item).is_err() {
-        return Err(Outside::Missing(item));
     }
     Ok(item)
 }

@@ -4,7 +4,7 @@
 //! `resource_exhausted`), and each is stopped after [`timeout`] (`deadline_exceeded`, naming
 //! the repo), so the other handler threads stay free for everything else.
 
-use super::{ApiError, Code};
+use super::{ApiError, Code, Slot};
 use crate::config::Repo;
 use crate::restic::{CancelHandle, Restic, ResticError};
 use std::sync::Arc;
@@ -21,9 +21,7 @@ static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
 /// The deadline of a restic call made for an API request.
 pub fn timeout() -> Duration {
-    std::env::var("FOOTREST_API_RESTIC_TIMEOUT")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
+    crate::util::env_number("FOOTREST_API_RESTIC_TIMEOUT")
         .filter(|s| *s > 0)
         .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
 }
@@ -36,6 +34,7 @@ pub struct Call {
     limit: Duration,
     /// Dropped with the call: the watchdog then ends without stopping anything.
     _watchdog: mpsc::Sender<()>,
+    _slot: Slot,
 }
 
 impl std::ops::Deref for Call {
@@ -45,17 +44,10 @@ impl std::ops::Deref for Call {
     }
 }
 
-impl Drop for Call {
-    fn drop(&mut self) {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// Takes a slot and starts the deadline, or refuses when [`AT_ONCE`] calls are running.
 pub fn start(restic_cmd: &str, repo: &Repo) -> Result<Call, ApiError> {
     let restic = Restic::new(restic_cmd, repo).map_err(|e| ApiError::invalid(e.to_string()))?;
-    if RUNNING.fetch_add(1, Ordering::SeqCst) >= AT_ONCE {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
+    let Some(slot) = Slot::take(&RUNNING, AT_ONCE) else {
         return Err(ApiError::new(
             Code::ResourceExhausted,
             format!(
@@ -64,7 +56,7 @@ pub fn start(restic_cmd: &str, repo: &Repo) -> Result<Call, ApiError> {
                 repo.id
             ),
         ));
-    }
+    };
     let cancel = CancelHandle::new();
     let timed_out = Arc::new(AtomicBool::new(false));
     let limit = timeout();
@@ -79,7 +71,6 @@ pub fn start(restic_cmd: &str, repo: &Repo) -> Result<Call, ApiError> {
             }
         });
     if let Err(e) = spawned {
-        RUNNING.fetch_sub(1, Ordering::SeqCst);
         return Err(ApiError::internal(format!("starting a thread: {e}")));
     }
     Ok(Call {
@@ -88,6 +79,7 @@ pub fn start(restic_cmd: &str, repo: &Repo) -> Result<Call, ApiError> {
         timed_out,
         limit,
         _watchdog: tx,
+        _slot: slot,
     })
 }
 

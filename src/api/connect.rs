@@ -216,21 +216,6 @@ pub fn gzip(data: &[u8]) -> std::io::Result<Vec<u8>> {
     gz.finish()
 }
 
-/// Whether an `Accept-Encoding` value accepts `coding` (`q=0` refuses it).
-pub fn accepts(header: &str, coding: &str) -> bool {
-    header.split(',').any(|part| {
-        let mut it = part.split(';');
-        let name = it.next().unwrap_or("").trim();
-        let refused = it.any(|p| {
-            p.trim()
-                .strip_prefix("q=")
-                .and_then(|q| q.trim().parse::<f32>().ok())
-                .is_some_and(|q| q <= 0.0)
-        });
-        name.eq_ignore_ascii_case(coding) && !refused
-    })
-}
-
 /// Decodes a request body into a message. Unknown fields are ignored; an empty body is an error.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -274,10 +259,12 @@ mod tests {
         let e = decompress(Some("br"), b"x".to_vec(), 1000).unwrap_err();
         assert_eq!(e.code, Code::Unimplemented);
         assert!(e.message.contains("gzip"));
-        assert!(accepts("gzip, deflate, br", "gzip"));
-        assert!(accepts("deflate;q=1.0, GZip;q=0.5", "gzip"));
-        assert!(!accepts("gzip;q=0", "gzip"));
-        assert!(!accepts("br", "gzip"));
+        // What answers go compressed for (the UI's files use the same check).
+        use super::super::ui::accepts_gzip;
+        assert!(accepts_gzip("gzip, deflate, br"));
+        assert!(accepts_gzip("deflate;q=1.0, GZip;q=0.5"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("br"));
     }
 
     #[test]

@@ -4,13 +4,13 @@
 //! the worker (backups) are never held up by it.
 
 use super::connect::{decode, encode};
-use super::{ApiError, App, Code};
+use super::{ApiError, App, Code, Slot};
 use crate::config::Schedule;
 use crate::hooks::{self, Hook};
 use crate::proto::i64s;
 use crate::schedule::{Clock, Timestamp, describe};
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 /// Next runs a preview lists by default, and at most.
@@ -92,27 +92,8 @@ struct TestHookResponse {
     duration_ms: i64,
 }
 
-/// Counts the test firings in progress; a slot is given back when dropped.
+/// Counts the test firings in progress.
 static TEST_HOOKS: AtomicUsize = AtomicUsize::new(0);
-
-struct Slot;
-
-impl Slot {
-    fn take() -> Option<Slot> {
-        TEST_HOOKS
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < MAX_TEST_HOOKS).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Slot)
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        TEST_HOOKS.fetch_sub(1, Ordering::SeqCst);
-    }
-}
 
 /// Footrest/TestHook: `{hook, planId?, repoId?}` → `{ok, message, durationMs}`. Fires the hook
 /// once with sample variables, as `footrest hook test` does; nothing is recorded.
@@ -145,7 +126,7 @@ pub(super) fn test_hook(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
                 .ok_or_else(|| ApiError::not_found(format!("repo \"{id}\" not found")))?,
         ),
     };
-    let Some(_slot) = Slot::take() else {
+    let Some(_slot) = Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS) else {
         return Err(ApiError::new(
             Code::ResourceExhausted,
             format!("{MAX_TEST_HOOKS} hook tests are already running; try again when they end"),
@@ -235,12 +216,12 @@ mod tests {
 
     #[test]
     fn test_slots_are_bounded_and_given_back() {
-        let a = Slot::take().unwrap();
-        let b = Slot::take().unwrap();
-        assert!(Slot::take().is_none());
+        let a = Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).unwrap();
+        let b = Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).unwrap();
+        assert!(Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).is_none());
         drop(a);
-        let c = Slot::take().unwrap();
+        let c = Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).unwrap();
         drop((b, c));
-        assert!(Slot::take().is_some());
+        assert!(Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).is_some());
     }
 }

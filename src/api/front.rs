@@ -84,11 +84,7 @@ impl Limits {
         // Up to 48: 16 streams and 16 calls waiting for their tasks leave 16 for the rest.
         let max_active = (spare / 8).clamp(2, 48) as usize;
         let max_clients = (spare.saturating_sub(3 * max_active as u64)).clamp(4, 512) as usize;
-        let env_num = |k: &str| {
-            std::env::var(k)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
+        let env_num = crate::util::env_number;
         let idle = env_num("FOOTREST_HTTP_TIMEOUT_MS")
             .map(Duration::from_millis)
             .unwrap_or(Duration::from_secs(30));

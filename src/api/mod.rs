@@ -87,6 +87,27 @@ fn fail(why: &str) {
     }
 }
 
+/// One of at most `max` places counted by a static counter (TestHook firings, restic runs for
+/// API requests, calls waiting for their tasks); given back when dropped.
+pub(crate) struct Slot(&'static std::sync::atomic::AtomicUsize);
+
+impl Slot {
+    pub(crate) fn take(count: &'static std::sync::atomic::AtomicUsize, max: usize) -> Option<Slot> {
+        count
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Slot(count))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Everything the handlers share.
 pub struct App {
     pub config: Arc<SharedConfig>,
@@ -338,10 +359,7 @@ pub(crate) fn respond_stream(req: Request, body: impl io::Read + Send + 'static)
 }
 
 fn accepts_gzip(req: &Request) -> bool {
-    req.headers()
-        .iter()
-        .filter(|h| h.field.equiv("Accept-Encoding"))
-        .any(|h| connect::accepts(h.value.as_str(), "gzip"))
+    ui::request_header(req, "Accept-Encoding").is_some_and(|v| ui::accepts_gzip(&v))
 }
 
 fn respond_error(req: Request, status: u16, e: &ApiError) {

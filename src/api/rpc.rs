@@ -382,21 +382,10 @@ pub const MAX_WAITING: usize = 16;
 
 static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
-/// One waiting call; dropped with the answer (or with a task that ends without one).
-struct Waiting;
-
-impl Drop for Waiting {
-    fn drop(&mut self) {
-        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
-    }
-}
-
 fn max_waiting() -> usize {
-    std::env::var("FOOTREST_MAX_WAITING")
-        .ok()
-        .and_then(|v| v.trim().parse().ok())
+    crate::util::env_number("FOOTREST_MAX_WAITING")
         .filter(|n| *n > 0)
-        .unwrap_or(MAX_WAITING)
+        .map_or(MAX_WAITING, |n| n as usize)
 }
 
 /// Queues `task` at interactive priority; the worker answers `req` when it has finished, so
@@ -404,8 +393,8 @@ fn max_waiting() -> usize {
 /// [`MAX_WAITING`] waiting calls the task is not queued: 429 `resource_exhausted`.
 fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
     let max = max_waiting();
-    if WAITING.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= max {
-        WAITING.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    // Held by the responder: given back with the answer (or with a task that ends without one).
+    let Some(waiting) = super::Slot::take(&WAITING, max) else {
         let e = ApiError::new(
             Code::ResourceExhausted,
             format!(
@@ -414,8 +403,7 @@ fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
             ),
         );
         return respond_unary(req, Err(e));
-    }
-    let waiting = Waiting;
+    };
     let slot = Arc::new(std::sync::Mutex::new(Some(req)));
     let for_worker = Arc::clone(&slot);
     // A mutex, not an AtomicI64: 32-bit MIPS has no 64-bit atomics.

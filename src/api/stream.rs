@@ -146,10 +146,8 @@ impl Streams {
         oplog.subscribe(Box::new(move |c| for_listener.publish(c)));
         Arc::new(Streams {
             active: Arc::new(AtomicUsize::new(0)),
-            max: std::env::var("FOOTREST_MAX_STREAMS")
-                .ok()
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(MAX_STREAMS),
+            max: crate::util::env_number("FOOTREST_MAX_STREAMS")
+                .map_or(MAX_STREAMS, |n| n as usize),
             hub,
             stopping: Arc::new(AtomicBool::new(false)),
             threads: Mutex::new(Vec::new()),

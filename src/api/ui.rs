@@ -41,7 +41,7 @@ pub fn is_ui_path(path: &str) -> bool {
 }
 
 /// Whether an Accept-Encoding value admits gzip (`gzip`, `x-gzip` or `*`, without `q=0`).
-fn accepts_gzip(value: &str) -> bool {
+pub(super) fn accepts_gzip(value: &str) -> bool {
     value.split(',').any(|part| {
         let mut it = part.split(';');
         let coding = it.next().unwrap_or("").trim().to_ascii_lowercase();
@@ -53,7 +53,7 @@ fn accepts_gzip(value: &str) -> bool {
     })
 }
 
-fn request_header(req: &Request, name: &str) -> Option<String> {
+pub(super) fn request_header(req: &Request, name: &str) -> Option<String> {
     req.headers()
         .iter()
         .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
@@ -79,13 +79,11 @@ impl DevFile {
         let compiled = find(path)?;
         let rel = compiled.path.strip_prefix("/ui/")?;
         let raw = std::fs::read(std::path::Path::new(&dir).join(rel)).ok()?;
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        io::Write::write_all(&mut gz, &raw).ok()?;
         Some(DevFile {
             mime: compiled.mime,
             etag: format!("\"dev-{}-{}\"", raw.len(), crate::util::now_ms()),
             len: raw.len(),
-            gz: gz.finish().ok()?,
+            gz: super::connect::gzip(&raw).ok()?,
         })
     }
 
