@@ -259,12 +259,7 @@ fn crash_torture_keeps_every_finished_operation() {
             log.stats().max_modno
         );
         log.recover_interrupted().unwrap();
-        let ops: BTreeMap<i64, Operation> = log
-            .query(&OpSelector::default(), 0)
-            .unwrap()
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let ops = by_id(&log);
         drop(log);
         for (id, op) in &ops {
             assert!(!reports.deleted.contains(id), "run {runs}: {id} came back");
@@ -425,6 +420,15 @@ fn child() {
 
 /// Opens for writing again. Children that other tests spawn meanwhile inherit our descriptors
 /// (and so our locks) between their fork and their exec: wait that out.
+/// Every operation of the log, by id.
+fn by_id(log: &OpLog) -> BTreeMap<i64, Operation> {
+    log.query(&OpSelector::default(), 0)
+        .unwrap()
+        .into_iter()
+        .map(|o| (o.id, o))
+        .collect()
+}
+
 fn reopen(dir: &Path) -> OpLog {
     reopen_with(dir, Options::default())
 }
@@ -545,12 +549,7 @@ fn damaged_bytes_cost_only_the_lines_they_hit() {
         }
 
         let log = reopen(&dir);
-        let got: BTreeMap<i64, Operation> = log
-            .query(&OpSelector::default(), 0)
-            .unwrap()
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let got = by_id(&log);
         let mut missing = 0;
         for (i, (op, seg, start, end)) in placed.iter().enumerate() {
             let hit = hits.iter().any(|(s, at)| {
@@ -666,12 +665,7 @@ fn a_segment_edited_in_place_is_rescanned_not_trusted() {
     drop(f);
 
     let log = reopen(&dir);
-    let got: BTreeMap<i64, Operation> = log
-        .query(&OpSelector::default(), 0)
-        .unwrap()
-        .into_iter()
-        .map(|o| (o.id, o))
-        .collect();
+    let got = by_id(&log);
     assert_eq!(got.len(), placed.len(), "records vanished after an edit");
     for (op, ..) in &placed {
         assert_eq!(got.get(&op.id), Some(op));
@@ -707,12 +701,7 @@ fn a_missing_or_emptied_segment_is_counted_and_the_rest_kept() {
         assert!(!gone.is_empty());
 
         let log = reopen(&dir);
-        let got: HashMap<i64, Operation> = log
-            .query(&OpSelector::default(), 0)
-            .unwrap()
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let got = by_id(&log);
         for (op, ..) in &placed {
             if !gone.contains(&op.id) {
                 assert_eq!(got.get(&op.id), Some(op), "an untouched record was lost");
@@ -761,12 +750,7 @@ fn an_unreadable_segment_is_left_out_and_comes_back_when_readable() {
         std::fs::create_dir(&bad).unwrap();
 
         let log = reopen(&dir);
-        let got: HashMap<i64, Operation> = log
-            .query(&OpSelector::default(), 0)
-            .unwrap()
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let got = by_id(&log);
         for (op, seg, ..) in &placed {
             if *seg == bad {
                 assert!(!got.contains_key(&op.id));
@@ -793,12 +777,7 @@ fn an_unreadable_segment_is_left_out_and_comes_back_when_readable() {
         std::fs::remove_dir(&bad).unwrap();
         std::fs::rename(&aside, &bad).unwrap();
         let log = reopen(&dir);
-        let got: HashMap<i64, Operation> = log
-            .query(&OpSelector::default(), 0)
-            .unwrap()
-            .into_iter()
-            .map(|o| (o.id, o))
-            .collect();
+        let got = by_id(&log);
         assert_eq!(got.len(), placed.len() + 1, "{which}");
         for (op, ..) in &placed {
             assert_eq!(got.get(&op.id), Some(op), "{which}: not back once readable");

@@ -180,15 +180,7 @@ fn progress_of_a_large_backup_is_visible_while_it_runs() {
         .unwrap();
     }
     let port = s.d.port;
-    let backup = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
-        )
-    });
+    let backup = backup_in_background(port, "plan1");
     let progress = |d: &Daemon| -> Option<i64> {
         let ops = d.operations(json!({"selector": {"planId": "plan1"}}));
         let op = ops.iter().find(|o| o["status"] == "STATUS_INPROGRESS")?;
@@ -225,15 +217,7 @@ fn cancelling_a_running_backup_ends_it_user_cancelled_and_the_next_backup_works(
         .unwrap();
     }
     let port = s.d.port;
-    let backup = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
-        )
-    });
+    let backup = backup_in_background(port, "plan1");
     let id =
         s.d.wait_for("a running backup", Duration::from_secs(60), || {
             let ops = s.d.operations(json!({"selector": {"planId": "plan1"}}));
@@ -526,23 +510,19 @@ fn the_index_entry_a_backup_answers_with_matches_what_restic_recorded() {
 fn a_backup_with_a_known_parent_starts_restic_only_for_the_backup() {
     let work = TempDir::new("count");
     let calls = work.path().join("calls");
-    let wrapper = work.path().join("restic-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
+    let wrapper = shell_script(
+        &work.path().join("restic-wrapper"),
+        &format!(
+            "printf '%s\\n' \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
             calls.display(),
             restic_bin()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let src = work.path().join("src");
     make_source(&src);
     let repo = work.path().join("repo");
     let d = Daemon::start_with(Opts {
-        restic: wrapper.to_str().unwrap().into(),
+        restic: wrapper,
         ..Default::default()
     });
     add_repo(&d, "repo1", &repo);

@@ -19,6 +19,27 @@ pub fn restic_bin() -> String {
     std::env::var("FOOTREST_TEST_RESTIC").unwrap_or_else(|_| "restic".into())
 }
 
+/// The full path of a command (as `command -v` finds it); a path is returned as it is.
+pub fn which(cmd: &str) -> String {
+    if cmd.contains('/') {
+        return cmd.to_string();
+    }
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Writes an executable `sh` script at `path` (a restic wrapper or a fake restic) and returns
+/// its path.
+pub fn shell_script(path: &Path, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
 /// restic's minor version (14 for 0.14.0, 18 for 0.18.0).
 pub fn restic_minor() -> u32 {
     let out = Command::new(restic_bin())
@@ -417,6 +438,20 @@ fn dechunk(mut b: &[u8]) -> Vec<u8> {
 }
 
 /// An HTTP Basic `Authorization` value.
+/// A Backup call of `plan` on its own thread (it answers when the backup has ended).
+pub fn backup_in_background(port: u16, plan: &str) -> std::thread::JoinHandle<HttpResponse> {
+    let body = serde_json::json!({ "value": plan }).to_string();
+    std::thread::spawn(move || {
+        http(
+            port,
+            "POST",
+            "/v1.Backrest/Backup",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+    })
+}
+
 pub fn basic_auth(user: &str, password: &str) -> String {
     use base64::Engine;
     let b = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));

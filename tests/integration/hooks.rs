@@ -715,15 +715,7 @@ fn cancelling_a_backup_waiting_for_its_retry_answers_its_call() {
     )]);
     let s = setup(&[], json!([]), json!({"hooks": hooks}));
     let port = s.d.port;
-    let call = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"hookplan"}"#,
-        )
-    });
+    let call = backup_in_background(port, "hookplan");
     let pending = s.d.wait_for(
         "the backup waiting for its retry",
         Duration::from_secs(30),

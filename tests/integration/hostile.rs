@@ -338,22 +338,18 @@ fn fd_exhaustion_then_recovery() {
 /// client still gets its answer once the backup ends (within the grace period).
 #[test]
 fn sigterm_during_a_backup_still_answers_the_waiting_client() {
-    use std::os::unix::fs::PermissionsExt;
     let work = TempDir::new("sigterm");
-    let wrapper = work.path().join("slow-restic");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = backup ]; then sleep 2; fi\nexec '{}' \"$@\"\n",
-            crate_which(&restic_bin())
+    let wrapper = shell_script(
+        &work.path().join("slow-restic"),
+        &format!(
+            "if [ \"$1\" = backup ]; then sleep 2; fi\nexec '{}' \"$@\"\n",
+            which(&restic_bin())
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let src = work.path().join("src");
     make_source(&src);
     let mut d = Daemon::start_with(Opts {
-        restic: wrapper.to_str().unwrap().into(),
+        restic: wrapper,
         ..Default::default()
     });
     add_repo(&d, "repo1", &work.path().join("repo"));
@@ -376,17 +372,6 @@ fn sigterm_during_a_backup_still_answers_the_waiting_client() {
     assert!(status.success(), "{status:?}");
     // The listener is closed.
     assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
-}
-
-fn crate_which(cmd: &str) -> String {
-    if cmd.contains('/') {
-        return cmd.to_string();
-    }
-    let out = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
 /// Large bodies share one buffer budget (8 MiB): six 3 MiB requests at once are read two or so
@@ -460,11 +445,9 @@ fn foreign_host_and_origin_are_refused_without_auth() {
 fn hanging_restic_calls_are_bounded_in_number_and_time_and_the_api_stays_up() {
     let work = TempDir::new("hang");
     // A fault a real restic cannot be made to produce on demand: it never answers.
-    let fake = work.path().join("restic-that-hangs");
-    std::fs::write(&fake, "#!/bin/sh\nexec sleep 600\n").unwrap();
-    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let fake = shell_script(&work.path().join("restic-that-hangs"), "exec sleep 600\n");
     let d = Daemon::start_with(Opts {
-        restic: fake.display().to_string(),
+        restic: fake,
         env: vec![("FOOTREST_API_RESTIC_TIMEOUT".into(), "3".into())],
         ..Opts::default()
     });
@@ -508,24 +491,20 @@ fn hanging_restic_calls_are_bounded_in_number_and_time_and_the_api_stays_up() {
 /// comes back as the waiting calls are answered.
 #[test]
 fn calls_waiting_for_tasks_are_capped_and_short_requests_still_answer() {
-    use std::os::unix::fs::PermissionsExt;
     let work = TempDir::new("waiting");
     let gate = work.path().join("gate");
-    let wrapper = work.path().join("gated-restic");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nif [ \"$1\" = backup ]; then while [ ! -e '{}' ]; do sleep 0.05; done; fi\nexec '{}' \"$@\"\n",
+    let wrapper = shell_script(
+        &work.path().join("gated-restic"),
+        &format!(
+            "if [ \"$1\" = backup ]; then while [ ! -e '{}' ]; do sleep 0.05; done; fi\nexec '{}' \"$@\"\n",
             gate.display(),
-            crate_which(&restic_bin())
+            which(&restic_bin())
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let src = work.path().join("src");
     make_source(&src);
     let d = Daemon::start_with(Opts {
-        restic: wrapper.to_str().unwrap().into(),
+        restic: wrapper,
         env: vec![("FOOTREST_MAX_WAITING".into(), "2".into())],
         ..Default::default()
     });

@@ -290,17 +290,7 @@ fn cancelling_a_queued_backup_answers_its_waiting_call_and_leaves_no_restic_behi
         .push(json!({"id": "plan2", "repo": "repo1", "paths": [s.src.join("hello.txt")]}));
     s.d.ok("SetConfig", c);
     let port = s.d.port;
-    let call = |plan: &'static str| {
-        std::thread::spawn(move || {
-            http(
-                port,
-                "POST",
-                "/v1.Backrest/Backup",
-                &[("Content-Type", "application/json")],
-                format!(r#"{{"value":"{plan}"}}"#).as_bytes(),
-            )
-        })
-    };
+    let call = |plan: &str| backup_in_background(port, plan);
     let first = call("plan1");
     let running = running_backup(&s.d, "plan1");
     let second = call("plan2");
@@ -336,15 +326,7 @@ fn after_kill_9_mid_backup_the_operation_is_an_error_the_repo_is_unlocked_and_ba
     let s = setup_with_plan(json!({}));
     big_source(&s, 8);
     let port = s.d.port;
-    let _call = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
-        )
-    });
+    let _call = backup_in_background(port, "plan1");
     let id = running_backup(&s.d, "plan1");
     // Kill the daemon and its restic the way a power cut or OOM killer would: all at once.
     // The daemon is stopped first so that nothing reacts in between (restic would get the
@@ -426,19 +408,12 @@ struct SlowCheck {
 
 fn slow_check(wrapper_body: &str) -> SlowCheck {
     let work = TempDir::new("slowcheck");
-    let wrapper = work.path().join("restic-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!("#!/bin/sh\nrestic='{}'\n{wrapper_body}\n", restic_bin()),
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        &wrapper,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let wrapper = shell_script(
+        &work.path().join("restic-wrapper"),
+        &format!("restic='{}'\n{wrapper_body}\n", restic_bin()),
+    );
     let opts = Opts {
-        restic: wrapper.to_str().unwrap().into(),
+        restic: wrapper,
         ..Default::default()
     };
     let src = work.path().join("src");
@@ -576,15 +551,7 @@ fn sigterm_mid_backup_stops_within_the_grace_period_and_says_why() {
         vec![json!({"id": "plan1", "repo": "repo1", "paths": [src]})],
     );
     let port = d.port;
-    let call = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
-        )
-    });
+    let call = backup_in_background(port, "plan1");
     let id = running_backup(&d, "plan1");
     let t = std::time::Instant::now();
     let status = d.stop();
@@ -717,20 +684,7 @@ fn a_full_disk_after_a_crash_does_not_stop_the_daemon_and_the_repair_finishes_la
         d.log()
     );
     // Space comes back.
-    let unlimited = libc::rlimit {
-        rlim_cur: libc::RLIM_INFINITY,
-        rlim_max: libc::RLIM_INFINITY,
-    };
-    // SAFETY: a valid rlimit for a child process of ours.
-    let r = unsafe {
-        libc::prlimit(
-            d.pid() as libc::pid_t,
-            libc::RLIMIT_FSIZE,
-            &unlimited,
-            std::ptr::null_mut(),
-        )
-    };
-    assert_eq!(r, 0, "prlimit: {}", std::io::Error::last_os_error());
+    set_fsize(d.pid(), None);
     let op = d.wait_for("the repair written", Duration::from_secs(30), || {
         ops_of(&d, json!({"ids": [id]}))
             .into_iter()
@@ -769,15 +723,7 @@ fn a_full_disk_at_a_backups_end_is_reported_and_the_record_written_when_space_re
     // footrest ignores SIGXFSZ: past the limit its writes fail as on a full disk.
     let d = &s.d;
     let port = d.port;
-    let call = std::thread::spawn(move || {
-        http(
-            port,
-            "POST",
-            "/v1.Backrest/Backup",
-            &[("Content-Type", "application/json")],
-            br#"{"value":"plan1"}"#,
-        )
-    });
+    let call = backup_in_background(port, "plan1");
     let id = running_backup(d, "plan1");
     // restic was started before the limit: only the daemon's own writes are refused.
     let segments: Vec<_> = std::fs::read_dir(d.data_dir().join("oplog"))

@@ -12,24 +12,21 @@ use std::time::Duration;
 fn repo_passwords_never_reach_argv_logs_or_messages() {
     let work = TempDir::new("secrets");
     let argv_log = work.path().join("argv.log");
-    let wrapper = work.path().join("restic-wrapper");
-    std::fs::write(
-        &wrapper,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
+    let wrapper = shell_script(
+        &work.path().join("restic-wrapper"),
+        &format!(
+            "printf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
             argv_log.display(),
             which(&restic_bin())
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let src = work.path().join("src");
     make_source(&src);
     // Enough data that the backup runs for a moment while /proc is sampled.
     std::fs::write(src.join("big.bin"), pseudo_random(32 << 20, 3)).unwrap();
 
     let d = Daemon::start_with(Opts {
-        restic: wrapper.to_str().unwrap().into(),
+        restic: wrapper,
         ..Default::default()
     });
     add_repo(&d, "repo1", &work.path().join("repo"));
@@ -89,15 +86,4 @@ fn repo_passwords_never_reach_argv_logs_or_messages() {
         .permissions()
         .mode();
     assert_eq!(mode & 0o777, 0o600);
-}
-
-fn which(cmd: &str) -> String {
-    if cmd.contains('/') {
-        return cmd.to_string();
-    }
-    let out = std::process::Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
 }

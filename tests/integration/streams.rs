@@ -298,19 +298,15 @@ fn streams_beyond_the_cap_end_at_once_with_resource_exhausted() {
 /// task is surely running while its log is read), then says so. Everything else is real restic.
 fn gated_restic(dir: &std::path::Path) -> (String, std::path::PathBuf) {
     let gate = dir.join("gate");
-    let script = dir.join("restic-gated.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n\"{}\" \"$@\"\nrc=$?\nif [ \"$1\" = prune ]; then\n  while [ ! -e \"{}\" ]; do sleep 0.05; done\n  echo 'gate opened'\nfi\nexit $rc\n",
+    let script = shell_script(
+        &dir.join("restic-gated.sh"),
+        &format!(
+            "\"{}\" \"$@\"\nrc=$?\nif [ \"$1\" = prune ]; then\n  while [ ! -e \"{}\" ]; do sleep 0.05; done\n  echo 'gate opened'\nfi\nexit $rc\n",
             restic_bin(),
             gate.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script.display().to_string(), gate)
+    );
+    (script, gate)
 }
 
 #[test]
