@@ -25,7 +25,9 @@
 //! HTTP/1.0 only with `Connection: keep-alive`); it then reads the next request like a new
 //! connection, and an idle one is closed after the idle timeout (`Keep-Alive: timeout` says so a
 //! little earlier). Our own error answers close the connection. The Unix socket is
-//! `<data>/http.sock`, mode 0600.
+//! `<data>/http.sock`, mode 0600; a tiny_http server started in place of a failed one listens on
+//! `<data>/http.sock.<n>` (a dropped tiny_http server removes its own socket file, so each one
+//! needs a path of its own).
 
 use super::ApiError;
 use super::connect::Code;
@@ -104,17 +106,51 @@ impl Limits {
 }
 
 /// Where the private Unix socket tiny_http listens on lives: `<data>/http.sock`, or a file in
-/// the temp dir when that path is too long for a socket address.
+/// the temp dir when that path is too long for a socket address (with room for the `.<n>` of
+/// `generation_path`).
 pub fn internal_socket_path(data_dir: &std::path::Path) -> io::Result<PathBuf> {
     std::fs::create_dir_all(data_dir)?;
     let path = data_dir.join("http.sock");
-    if path.as_os_str().len() <= 100 {
+    if path.as_os_str().len() <= 90 {
         return Ok(path);
     }
     let mut r = [0u8; 8];
     crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
     let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
     Ok(std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id())))
+}
+
+/// The socket of the `n`th tiny_http server on `base`: `base` itself for the first, `base.<n>`
+/// for each one started after a failure.
+pub fn generation_path(base: &std::path::Path, n: u64) -> PathBuf {
+    if n == 0 {
+        return base.to_path_buf();
+    }
+    let mut s = base.as_os_str().to_owned();
+    s.push(format!(".{n}"));
+    PathBuf::from(s)
+}
+
+/// Removes the sockets of replaced servers a killed daemon left next to `base`.
+pub fn remove_stale_generations(base: &std::path::Path) {
+    let (Some(dir), Some(name)) = (base.parent(), base.file_name().and_then(|n| n.to_str())) else {
+        return;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(rest) = file.to_str().and_then(|f| f.strip_prefix(name)) else {
+            continue;
+        };
+        if rest
+            .strip_prefix('.')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Binds the private socket (mode 0600), replacing a stale one.
@@ -146,7 +182,10 @@ fn nofile_limit() -> u64 {
 /// What the front door calls when things break beyond its reach.
 pub struct Hooks {
     pub fatal: Box<dyn Fn(&str) + Send>,
-    pub upstream_down: Box<dyn Fn() + Send>,
+    /// Where tiny_http listens now (it moves when a failed server is replaced).
+    pub upstream: Box<dyn Fn() -> PathBuf + Send>,
+    /// Nothing listens on this path: start a new server in place of the one that did.
+    pub upstream_down: Box<dyn Fn(&std::path::Path) + Send>,
     /// Whether a request for this path (no query) needs credentials now (auth on, a path that
     /// is not open). A large body without any `Authorization` header is then refused before it
     /// is buffered.
@@ -162,16 +201,12 @@ pub struct Front {
 }
 
 impl Front {
-    /// Starts the front thread on `listener`, forwarding to the Unix socket at `upstream`.
-    /// `hooks.fatal` runs if the listener fails for good; `hooks.upstream_down` when nothing
-    /// listens on `upstream` any more (tiny_http's accept thread died: it panics when it cannot
-    /// dup an accepted socket) — it should start a new one.
-    pub fn start(
-        listener: TcpListener,
-        upstream: PathBuf,
-        limits: Limits,
-        hooks: Hooks,
-    ) -> io::Result<Front> {
+    /// Starts the front thread on `listener`, forwarding to the Unix socket `hooks.upstream`
+    /// names. `hooks.fatal` runs if the listener fails for good; `hooks.upstream_down` when
+    /// nothing listens on that socket any more (tiny_http's accept thread died: it panics when it
+    /// cannot dup an accepted socket) — it should start a new one.
+    pub fn start(listener: TcpListener, limits: Limits, hooks: Hooks) -> io::Result<Front> {
+        let upstream = (hooks.upstream)();
         listener.set_nonblocking(true)?;
         let (wake_rx, wake) = UnixStream::pair()?;
         wake_rx.set_nonblocking(true)?;
@@ -1026,6 +1061,9 @@ impl Loop {
             .filter(|&i| matches!(self.conns[i].state, State::Queued { .. }))
             .collect();
         order.sort_by_key(|&i| self.conns[i].opened);
+        if !order.is_empty() {
+            self.upstream = (self.hooks.upstream)();
+        }
         for i in order {
             if active >= self.limits.max_active {
                 break;
@@ -1043,6 +1081,12 @@ impl Loop {
                         return;
                     }
                     if matches!(code, libc::ECONNREFUSED | libc::ENOENT) {
+                        let now_at = (self.hooks.upstream)();
+                        if now_at != self.upstream {
+                            // A handler thread has replaced the server already.
+                            self.upstream = now_at;
+                            return;
+                        }
                         // Nobody listens: have the listener replaced (at most every 200 ms),
                         // with a few fds freed for it, and retry.
                         let now = Instant::now();
@@ -1064,7 +1108,8 @@ impl Loop {
                                 self.evict_oldest();
                                 self.remove_closed();
                             }
-                            (self.hooks.upstream_down)();
+                            (self.hooks.upstream_down)(&self.upstream);
+                            self.upstream = (self.hooks.upstream)();
                         }
                         return;
                     }

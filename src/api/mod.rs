@@ -134,34 +134,66 @@ pub struct Server {
 /// What the handler threads share: the current tiny_http server (replaced if its accept thread
 /// dies) and the shutdown flag.
 struct Shared {
-    current: Mutex<Arc<tiny_http::Server>>,
-    socket: PathBuf,
+    current: Mutex<Listening>,
+    /// The first server's socket; each replacement listens on a path of its own next to it.
+    base: PathBuf,
     handlers: usize,
     stopping: AtomicBool,
 }
 
+/// The tiny_http server handler threads take requests from, and where it listens.
+struct Listening {
+    server: Arc<tiny_http::Server>,
+    path: PathBuf,
+    generation: u64,
+}
+
 impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Listening> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn current(&self) -> Arc<tiny_http::Server> {
-        Arc::clone(&self.current.lock().unwrap_or_else(|p| p.into_inner()))
+        Arc::clone(&self.lock().server)
+    }
+
+    fn current_path(&self) -> PathBuf {
+        self.lock().path.clone()
     }
 
     /// tiny_http's accept thread ends for good on its first error (an `Err` from `recv`), or
     /// panics when it cannot dup an accepted socket (the front door then finds nobody listening):
-    /// bind the socket again, start a new server, and move every handler thread over to it.
-    /// One attempt; Ok when `failed` is no longer the current server.
-    fn replace(&self, failed: &Arc<tiny_http::Server>, why: &str) -> io::Result<()> {
-        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if !Arc::ptr_eq(&cur, failed) || self.stopping.load(Ordering::SeqCst) {
+    /// start a new server on a socket of its own, and move every handler thread over to it. (Not
+    /// the same path: a dropped tiny_http server pokes its own address to wake its accept thread
+    /// and then deletes that socket file, which would be the new server's.) `failed` names the
+    /// server by its `Arc` or by its socket path. One attempt; Ok when `failed` is no longer the
+    /// current server.
+    fn replace(&self, failed: Failed<'_>, why: &str) -> io::Result<()> {
+        let mut cur = self.lock();
+        let same = match failed {
+            Failed::Server(s) => Arc::ptr_eq(&cur.server, s),
+            Failed::Path(p) => cur.path == p,
+        };
+        if !same || self.stopping.load(Ordering::SeqCst) {
             return Ok(()); // done already, or shutting down
         }
-        let server = front::bind_internal(&self.socket).and_then(|l| {
+        let generation = cur.generation + 1;
+        let path = front::generation_path(&self.base, generation);
+        let server = front::bind_internal(&path).and_then(|l| {
             tiny_http::Server::from_listener(l, None).map_err(|e| io::Error::other(e.to_string()))
         })?;
         log::warn!("http: the internal listener failed ({why}); started a new one");
-        *cur = Arc::new(server);
+        let old = std::mem::replace(
+            &mut *cur,
+            Listening {
+                server: Arc::new(server),
+                path,
+                generation,
+            },
+        );
         drop(cur);
         for _ in 0..self.handlers {
-            failed.unblock();
+            old.server.unblock();
         }
         Ok(())
     }
@@ -169,7 +201,7 @@ impl Shared {
     /// `replace`, retried for up to ten seconds; past that the daemon stops (non-zero exit).
     fn replace_or_fail(&self, failed: &Arc<tiny_http::Server>, why: &str) {
         for _ in 0..100 {
-            match self.replace(failed, why) {
+            match self.replace(Failed::Server(failed), why) {
                 Ok(()) => return,
                 Err(e) => log::debug!("http: restarting the internal listener: {e}"),
             }
@@ -179,17 +211,30 @@ impl Shared {
     }
 }
 
+/// Which tiny_http server failed: the one a handler thread took requests from, or the one the
+/// front door could not reach.
+#[derive(Clone, Copy)]
+enum Failed<'a> {
+    Server(&'a Arc<tiny_http::Server>),
+    Path(&'a std::path::Path),
+}
+
 impl Server {
     /// Starts the front door on `listener` and `handlers` handler threads.
     pub fn start(app: Arc<App>, listener: TcpListener, handlers: usize) -> io::Result<Server> {
         let addr = listener.local_addr()?;
         let socket = front::internal_socket_path(&app.data_dir)?;
+        front::remove_stale_generations(&socket);
         let http = tiny_http::Server::from_listener(front::bind_internal(&socket)?, None)
             .map_err(|e| io::Error::other(e.to_string()))?;
         let handlers = handlers.max(1);
         let shared = Arc::new(Shared {
-            current: Mutex::new(Arc::new(http)),
-            socket: socket.clone(),
+            current: Mutex::new(Listening {
+                server: Arc::new(http),
+                path: socket.clone(),
+                generation: 0,
+            }),
+            base: socket,
             handlers,
             stopping: AtomicBool::new(false),
         });
@@ -205,6 +250,7 @@ impl Server {
         }
         let limits = Limits::for_this_process(MAX_BODY);
         let for_front = Arc::clone(&shared);
+        let for_path = Arc::clone(&shared);
         let for_auth = Arc::clone(&app);
         let hooks = front::Hooks {
             needs_credentials: Box::new(move |path| {
@@ -214,14 +260,14 @@ impl Server {
                         .read(|c| crate::auth::required(c.auth.as_ref()))
             }),
             fatal: Box::new(fail),
-            upstream_down: Box::new(move || {
-                let http = for_front.current();
-                if let Err(e) = for_front.replace(&http, "nothing listens on it") {
+            upstream: Box::new(move || for_path.current_path()),
+            upstream_down: Box::new(move |path| {
+                if let Err(e) = for_front.replace(Failed::Path(path), "nothing listens on it") {
                     log::debug!("http: restarting the internal listener: {e}");
                 }
             }),
         };
-        let front = front::Front::start(listener, socket, limits, hooks)?;
+        let front = front::Front::start(listener, limits, hooks)?;
         Ok(Server {
             shared,
             threads,
@@ -251,7 +297,7 @@ impl Server {
         }
         Stopping {
             front: Some(self.front),
-            socket: self.shared.socket.clone(),
+            socket: self.shared.current_path(),
         }
     }
 }
@@ -495,5 +541,78 @@ mod tests {
         assert!(json_too_deep(br#"{"a":[{"b":[1]}]}"#, 3));
         assert!(!json_too_deep(br#"{"a":"[[[[[[\"[[[["}"#, 1));
         assert!(json_too_deep(&[b'['; 65], 64));
+    }
+
+    /// A request sent to the current internal server reaches a handler through `current()`.
+    fn round_trip(shared: &super::Shared) {
+        use std::io::{Read, Write};
+        let path = shared.current_path();
+        let server = shared.current();
+        let client = std::thread::spawn(move || {
+            let mut s = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+            s.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+                .unwrap();
+            let mut out = String::new();
+            s.read_to_string(&mut out).unwrap();
+            out
+        });
+        let req = server.recv().expect("request");
+        req.respond(tiny_http::Response::from_string("ok")).unwrap();
+        assert!(client.join().unwrap().starts_with("HTTP/1.1 200"));
+    }
+
+    #[test]
+    fn a_replaced_internal_server_keeps_its_socket_when_the_old_one_is_dropped() {
+        use super::{Failed, Listening, Shared, front};
+        use std::sync::{Arc, Mutex, atomic::AtomicBool};
+        let dir = std::env::temp_dir().join(format!("ft-replace-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let base = dir.join("http.sock");
+        // Left by a killed daemon: removed at start.
+        std::fs::write(dir.join("http.sock.7"), b"").unwrap();
+        std::fs::write(dir.join("http.sock.x"), b"").unwrap();
+        front::remove_stale_generations(&base);
+        assert!(!dir.join("http.sock.7").exists());
+        assert!(
+            dir.join("http.sock.x").exists(),
+            "only numbered siblings go"
+        );
+
+        let first =
+            tiny_http::Server::from_listener(front::bind_internal(&base).unwrap(), None).unwrap();
+        let shared = Shared {
+            current: Mutex::new(Listening {
+                server: Arc::new(first),
+                path: base.clone(),
+                generation: 0,
+            }),
+            base: base.clone(),
+            handlers: 1,
+            stopping: AtomicBool::new(false),
+        };
+        round_trip(&shared);
+        for n in 1..=3u64 {
+            let old = shared.current();
+            let old_path = shared.current_path();
+            // Reported by the front door (by path), then again by a handler (by server): one
+            // replacement.
+            shared.replace(Failed::Path(&old_path), "test").unwrap();
+            shared.replace(Failed::Server(&old), "test").unwrap();
+            assert_eq!(shared.current_path(), front::generation_path(&base, n));
+            // The old server's drop wakes its own accept thread and removes its own socket,
+            // not the new one's.
+            drop(old);
+            assert!(
+                !old_path.exists(),
+                "generation {} socket left behind",
+                n - 1
+            );
+            assert!(shared.current_path().exists());
+            round_trip(&shared);
+        }
+        drop(shared);
+        assert!(!front::generation_path(&base, 3).exists());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
