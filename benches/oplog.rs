@@ -73,10 +73,26 @@ fn measure(dir: &Path) {
     let rss_before_dash = rss_kb();
     let (dash, dash_n) = time(&mut || footrest::dashboard::gather(&log, now, &tz).0.len());
     let dash_peak_mb = peak_kb().saturating_sub(rss_before_dash) as f64 / 1024.0;
+    // /metrics and /status: the monitor is built once at start, then each answer is rendered
+    // from its state.
+    let log = std::sync::Arc::new(log);
+    let t = Instant::now();
+    let monitor = footrest::monitor::Monitor::start(&log);
+    let monitor_build = t.elapsed();
+    let config: footrest::config::Config = serde_json::from_value(serde_json::json!({
+        "instance": "bench",
+        "repos": (0..3).map(|r| serde_json::json!({"id": format!("repo{r}"), "uri": "/x"})).collect::<Vec<_>>(),
+        "plans": (0..PLANS).map(|p| serde_json::json!({"id": format!("plan{p}"), "repo": format!("repo{}", p % 3),
+            "paths": ["/x"], "schedule": {"maxFrequencyHours": 1}})).collect::<Vec<_>>(),
+    }))
+    .expect("config");
+    let (scrape, scrape_bytes) = time(&mut || monitor.metrics(&config, Some((0, 14))).len());
+    let (status, _) = time(&mut || monitor.status(&config, None, now, &tz).1.to_string().len());
     println!(
         "RESULT open_ms={} rss_added_mb={:.1} ops={} disk_mb={:.1} live_mb={:.1} scanned_mb={:.1} index_mb={:.1} \
          plan_last100_ms={} ({plan_n}) flow_ms={} ({flow_n}) modno_gte_ms={} ({modno_n}) \
-         dashboard_ms={} ({dash_n} read) dashboard_peak_added_mb={dash_peak_mb:.1}",
+         dashboard_ms={} ({dash_n} read) dashboard_peak_added_mb={dash_peak_mb:.1} \
+         monitor_build_ms={} metrics_ms={} ({scrape_bytes} bytes) status_ms={}",
         ms(open),
         (after.saturating_sub(before)) as f64 / 1024.0,
         stats.operations,
@@ -88,6 +104,9 @@ fn measure(dir: &Path) {
         ms(flow_q),
         ms(modno_q),
         ms(dash),
+        ms(monitor_build),
+        ms(scrape),
+        ms(status),
     );
 }
 

@@ -69,6 +69,7 @@ impl Daemon {
             .map_err(|e| format!("opening the task log dir: {e}"))?;
         let oplog = Arc::new(OpLog::open(&s.data_dir.join("oplog")).map_err(|e| e.to_string())?);
         let interrupted = recover_or_retry(&oplog);
+        let monitor = crate::monitor::Monitor::start(&oplog);
         let config = Arc::new(SharedConfig::new(store, config));
         let orchestrator = Orchestrator::new(Env {
             config: Arc::clone(&config),
@@ -97,6 +98,7 @@ impl Daemon {
             auth,
             streams,
             zone,
+            monitor,
         });
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;

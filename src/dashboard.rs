@@ -283,15 +283,9 @@ fn overdue_days(
     tz: &TimeZone,
 ) -> Vec<bool> {
     let mut out = vec![false; DAYS];
-    let Some(parsed) = plan
-        .schedule
-        .as_ref()
-        .filter(|s| !s.is_disabled())
-        .and_then(|s| s.parse().ok())
-    else {
+    let Some((schedule, clock)) = plan_schedule(plan) else {
         return out;
     };
-    let (schedule, clock) = parsed;
     let backups: Vec<&&Operation> = ops
         .iter()
         .filter(|o| is_counted_backup(o) && o.status != OperationStatus::Pending)
@@ -308,33 +302,73 @@ fn overdue_days(
     for (i, flag) in out.iter_mut().enumerate() {
         let (start, end) = (bounds[i], bounds[i + 1]);
         let checkpoint = end.min(now_ms);
-        if checkpoint <= first || start > now_ms {
-            continue;
-        }
         if successes.iter().any(|t| *t >= start && *t < end) {
             continue;
         }
-        let expected = match &schedule {
-            Schedule::Disabled => false,
-            Schedule::Cron(_) => {
-                let base = start.max(first) - 1;
-                Timestamp::from_millisecond(base)
-                    .ok()
-                    .and_then(|b| schedule.next_run(clock, b, None, tz))
-                    .is_some_and(|next| next.as_millisecond() <= checkpoint)
-            }
-            Schedule::MaxFrequencyDays(n) => {
-                let last = successes.iter().rev().find(|t| **t < checkpoint).copied();
-                last.unwrap_or(first) + i64::from(*n) * DAY_MS <= checkpoint
-            }
-            Schedule::MaxFrequencyHours(n) => {
-                let last = successes.iter().rev().find(|t| **t < checkpoint).copied();
-                last.unwrap_or(first) + i64::from(*n) * 3600 * 1000 <= checkpoint
-            }
-        };
-        *flag = expected;
+        let last = successes.iter().rev().find(|t| **t < checkpoint).copied();
+        *flag = expected_by(&schedule, clock, first, last, start, checkpoint, tz);
     }
     out
+}
+
+/// A plan's parsed schedule, unless it has none or it is disabled.
+fn plan_schedule(plan: &Plan) -> Option<(Schedule, crate::schedule::Clock)> {
+    plan.schedule
+        .as_ref()
+        .filter(|s| !s.is_disabled())
+        .and_then(|s| s.parse().ok())
+}
+
+/// Whether the schedule expected a backup in the day that starts at `start`, by `checkpoint`
+/// (its end, or now for today), for a plan whose first counted backup started at `first` and
+/// whose newest success before `checkpoint` started at `last` (none that day).
+fn expected_by(
+    schedule: &Schedule,
+    clock: crate::schedule::Clock,
+    first: i64,
+    last: Option<i64>,
+    start: i64,
+    checkpoint: i64,
+    tz: &TimeZone,
+) -> bool {
+    if checkpoint <= first || start > checkpoint {
+        return false;
+    }
+    match schedule {
+        Schedule::Disabled => false,
+        Schedule::Cron(_) => {
+            let base = start.max(first) - 1;
+            Timestamp::from_millisecond(base)
+                .ok()
+                .and_then(|b| schedule.next_run(clock, b, None, tz))
+                .is_some_and(|next| next.as_millisecond() <= checkpoint)
+        }
+        Schedule::MaxFrequencyDays(n) => {
+            last.unwrap_or(first) + i64::from(*n) * DAY_MS <= checkpoint
+        }
+        Schedule::MaxFrequencyHours(n) => {
+            last.unwrap_or(first) + i64::from(*n) * 3600 * 1000 <= checkpoint
+        }
+    }
+}
+
+/// Whether `plan` is overdue now: today's flag of `historyLast30days`, from the start of its
+/// first counted backup and of its newest successful one.
+pub fn overdue_now(
+    plan: &Plan,
+    first_backup_ms: Option<i64>,
+    last_success_ms: Option<i64>,
+    now_ms: i64,
+    tz: &TimeZone,
+) -> bool {
+    let (Some((schedule, clock)), Some(first)) = (plan_schedule(plan), first_backup_ms) else {
+        return false;
+    };
+    let today = day_bounds(now_ms, tz)[DAYS - 1];
+    if last_success_ms.is_some_and(|t| t >= today) {
+        return false;
+    }
+    expected_by(&schedule, clock, first, last_success_ms, today, now_ms, tz)
 }
 
 /// Snapshots per (repo id, repo guid, plan id): index-snapshot operations not forgotten.

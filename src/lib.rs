@@ -15,6 +15,7 @@ pub mod install_restic;
 pub mod logger;
 pub mod logstore;
 pub mod model;
+pub mod monitor;
 pub mod oplog;
 pub mod orchestrator;
 pub mod proto;

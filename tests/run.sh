@@ -79,8 +79,24 @@ if ! cmp -s "$ui/package-lock.json" "$stamp" || [ ! -f "$ui/node_modules/playwri
   cp "$ui/package-lock.json" "$stamp"
 fi
 
+# The metrics tests read /metrics with the Prometheus project's Python parser
+# (prometheus_client from PyPI, in a venv under the cache).
+py=$cache/py
+if ! "$py/bin/python" -c 'import prometheus_client' >/dev/null 2>&1; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    echo "installing python3-venv (apt)"
+    apt_install python3 python3-venv
+  fi
+  echo "installing prometheus_client (pip, in $py)"
+  rm -rf "$py"
+  python3 -m venv "$py"
+  "$py/bin/pip" install --quiet --disable-pip-version-check 'prometheus_client==0.26.0'
+fi
+export FOOTREST_TEST_PYTHON=$py/bin/python
+
 "$restic_old" version
 "$restic_new" version
+echo "prometheus_client $("$py/bin/python" -c 'import importlib.metadata as m; print(m.version("prometheus_client"))')"
 /usr/bin/chromium --version 2>/dev/null
 echo "node $(node --version), playwright-core $(node -p "require('$ui/node_modules/playwright-core/package.json').version")," \
   "axe-core $(node -p "require('$ui/node_modules/axe-core/package.json').version")"

@@ -25,6 +25,9 @@ pub fn routes() -> Vec<(String, bool)> {
     for m in rpc::AUTH_METHODS {
         out.push((format!("/v1.Authentication/{m}"), true));
     }
+    for p in ["/metrics", "/status"] {
+        out.push((p.to_string(), false));
+    }
     out
 }
 

@@ -12,6 +12,7 @@ mod calls;
 mod connect;
 mod footrest;
 mod front;
+mod monitor;
 mod ops;
 mod rpc;
 pub mod stream;
@@ -121,6 +122,8 @@ pub struct App {
     pub streams: Arc<stream::Streams>,
     /// The local time zone the scheduler evaluates cron in.
     pub zone: crate::schedule::LocalZone,
+    /// What /metrics and /status report.
+    pub monitor: Arc<crate::monitor::Monitor>,
 }
 
 /// The running HTTP side: the front door, the tiny_http server and its handler threads.
@@ -431,6 +434,10 @@ fn handle(app: &Arc<App>, req: Request) {
     }
     if let Some(rest) = path.strip_prefix("/download/") {
         browse::download(app, req, rest);
+        return;
+    }
+    if monitor::is_monitor_path(&path) {
+        monitor::serve(app, req, &path);
         return;
     }
     if ui::is_ui_path(&path) {

@@ -10,6 +10,7 @@ mod config;
 mod footrest_rpc;
 mod hooks;
 mod hostile;
+mod monitor;
 mod schedule;
 mod secrets;
 mod streams;

@@ -1,0 +1,105 @@
+//! `GET /metrics` and `GET /status` (see `crate::monitor`): behind the same credentials as the
+//! API when auth is on.
+
+use super::{ApiError, App, Code, header, respond, respond_error};
+use std::sync::Arc;
+use tiny_http::{Method, Request, Response};
+
+/// Whether `path` is one of the monitoring routes.
+pub fn is_monitor_path(path: &str) -> bool {
+    matches!(path, "/metrics" | "/status")
+}
+
+pub fn serve(app: &Arc<App>, req: Request, path: &str) {
+    if !matches!(req.method(), Method::Get | Method::Head) {
+        let e = ApiError::new(Code::Unknown, format!("{path} answers GET"));
+        let resp =
+            super::json_response(405, e.body().into_bytes()).with_header(header("Allow", "GET"));
+        respond(req, resp);
+        return;
+    }
+    if path == "/metrics" {
+        let version = crate::restic::Restic::new(&app.restic_cmd, &Default::default())
+            .ok()
+            .and_then(|r| r.version());
+        let text = app.config.read(|c| app.monitor.metrics(c, version));
+        let resp = Response::from_data(text.into_bytes()).with_header(header(
+            "Content-Type",
+            "text/plain; version=0.0.4; charset=utf-8",
+        ));
+        respond(req, resp);
+        return;
+    }
+    let plan = match query_value(req.url(), "plan") {
+        Ok(p) => p,
+        Err(why) => return respond_error(req, 400, &ApiError::invalid(why)),
+    };
+    let now = crate::util::now_ms();
+    let (status, body) = app
+        .config
+        .read(|c| app.monitor.status(c, plan.as_deref(), now, &app.zone.tz));
+    let resp = super::json_response(status, body.to_string().into_bytes())
+        .with_header(header("Cache-Control", "no-store"));
+    respond(req, resp);
+}
+
+/// The value of `name` in the URL's query, percent-decoded.
+fn query_value(url: &str, name: &str) -> Result<Option<String>, String> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Ok(None);
+    };
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k == name {
+            return percent_decode(v).map(Some);
+        }
+    }
+    Ok(None)
+}
+
+fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("bad percent escape in the query: {s:?}"))?;
+                out.push(hex);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("the query is not UTF-8: {s:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_value;
+
+    #[test]
+    fn query_values_are_found_and_decoded() {
+        assert_eq!(query_value("/status", "plan"), Ok(None));
+        assert_eq!(
+            query_value("/status?plan=a%2Db&x=1", "plan"),
+            Ok(Some("a-b".into()))
+        );
+        assert_eq!(
+            query_value("/status?x=1&plan=", "plan"),
+            Ok(Some(String::new()))
+        );
+        assert!(query_value("/status?plan=%zz", "plan").is_err());
+    }
+}

@@ -1,0 +1,1076 @@
+//! Monitoring: Prometheus metrics (`GET /metrics`) and a health summary for home automation and
+//! uptime monitors (`GET /status`).
+//!
+//! Both are rendered from a [`Monitor`] that follows the operation log: built once at start from
+//! the index (counts, what runs, snapshots) plus a read of the newest finished operation of each
+//! (repo, plan, task type), then kept current by the log's change notifications. A scrape costs
+//! what it returns (one line per series), never a walk of the history, and the figures survive a
+//! restart because they come from the history.
+//!
+//! Metric names, types and labels are Backrest's (`backrest_*`, with `repo_id`, `plan_id`,
+//! `task_type` and `status`; empty ids are `_unassociated_`), so dashboards made for Backrest
+//! work; the timestamps, snapshot counts, repo size and next run are footrest's additions (see
+//! docs/COMPATIBILITY.md §10).
+
+use crate::config::Config;
+use crate::dashboard;
+use crate::model::{OpKind, Operation, OperationStatus};
+use crate::oplog::{Change, OpLog};
+use crate::schedule::{TimeZone, Timestamp};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+/// What one change of the log tells the monitor, kept small: no whole operation is queued.
+#[derive(Clone, Debug)]
+struct Event {
+    id: i64,
+    /// Created (rather than updated) by this change.
+    created: bool,
+    repo_id: String,
+    plan_id: String,
+    kind: OpKind,
+    status: OperationStatus,
+    start_ms: i64,
+    end_ms: i64,
+    /// (bytes processed, bytes added) from a backup's summary.
+    bytes: Option<(i64, i64)>,
+    file_warnings: i64,
+    forgot: bool,
+    repo_size: Option<i64>,
+}
+
+impl Event {
+    fn of(op: &Operation, created: bool) -> Event {
+        let backup = op.operation_backup.as_ref();
+        let summary = backup
+            .and_then(|b| b.last_status.as_ref())
+            .and_then(|s| s.summary.as_ref());
+        Event {
+            id: op.id,
+            created,
+            repo_id: op.repo_id.clone(),
+            plan_id: op.plan_id.clone(),
+            kind: op.kind(),
+            status: op.status,
+            start_ms: op.unix_time_start_ms,
+            end_ms: op.unix_time_end_ms,
+            bytes: summary.map(|s| (s.total_bytes_processed, s.data_added)),
+            file_warnings: backup.map_or(0, |b| b.errors.len() as i64),
+            forgot: op
+                .operation_index_snapshot
+                .as_ref()
+                .is_some_and(|i| i.forgot),
+            repo_size: op
+                .operation_stats
+                .as_ref()
+                .and_then(|s| s.stats.as_ref())
+                .map(|s| s.total_size),
+        }
+    }
+}
+
+/// A change waiting to be applied.
+enum Queued {
+    Op(Event),
+    Deleted(i64),
+}
+
+/// Backrest's task type for an operation kind; None for kinds that are not tasks.
+fn task_type(kind: OpKind) -> Option<&'static str> {
+    Some(match kind {
+        OpKind::Backup => "backup",
+        OpKind::Forget => "forget",
+        OpKind::Prune => "prune",
+        OpKind::Check => "check",
+        OpKind::Restore => "restore",
+        OpKind::Stats => "stats",
+        OpKind::RunCommand => "run_command",
+        OpKind::None | OpKind::IndexSnapshot | OpKind::RunHook => return None,
+    })
+}
+
+/// The `status` label of a finished task, and `backrest_last_task_status`'s value for it.
+fn status_label(status: OperationStatus) -> (&'static str, i8) {
+    match status {
+        OperationStatus::Success | OperationStatus::Warning => ("success", 0),
+        OperationStatus::Error => ("failed", 1),
+        _ => ("cancelled", -1),
+    }
+}
+
+fn succeeded(status: OperationStatus) -> bool {
+    matches!(status, OperationStatus::Success | OperationStatus::Warning)
+}
+
+/// (repo id, plan id, task type).
+type TaskKey = (String, String, &'static str);
+
+#[derive(Default)]
+struct TaskState {
+    runs: BTreeMap<&'static str, u64>,
+    /// The newest finished run: (start, id) to order, status, start and end.
+    last: Option<Finished>,
+    last_success: Option<Finished>,
+}
+
+#[derive(Clone, Copy)]
+struct Finished {
+    order: (i64, i64),
+    status: OperationStatus,
+    start_ms: i64,
+    end_ms: i64,
+}
+
+#[derive(Default)]
+struct BackupState {
+    bytes_processed: i64,
+    bytes_added: i64,
+    file_warnings: i64,
+    /// The summary these came from: (start, id).
+    bytes_from: Option<(i64, i64)>,
+    /// The earliest backup's start (the dashboard's "first backup" for overdue).
+    first_start_ms: Option<i64>,
+}
+
+/// An operation not finished yet: a queued or running task, or a scheduled backup (PENDING).
+#[derive(Clone)]
+struct Flight {
+    repo_id: String,
+    plan_id: String,
+    kind: OpKind,
+    status: OperationStatus,
+    start_ms: i64,
+}
+
+#[derive(Default)]
+struct Tracker {
+    /// The newest id the start-up walk saw: a creation at or below it is counted already.
+    loaded_max_id: i64,
+    in_flight: HashMap<i64, Flight>,
+    tasks: BTreeMap<TaskKey, TaskState>,
+    backups: BTreeMap<(String, String), BackupState>,
+    snapshots: Snapshots,
+    /// Repo id → (total size, (start, id) of the stats operation it came from).
+    repo_size: BTreeMap<String, (i64, (i64, i64))>,
+}
+
+impl Tracker {
+    fn apply(&mut self, e: &Event) {
+        if e.kind == OpKind::IndexSnapshot {
+            if e.forgot {
+                self.snapshots.remove(e.id);
+            } else {
+                self.snapshots.add(e.id, &e.repo_id, &e.plan_id);
+            }
+        }
+        if !e.status.is_terminal() {
+            self.in_flight.insert(
+                e.id,
+                Flight {
+                    repo_id: e.repo_id.clone(),
+                    plan_id: e.plan_id.clone(),
+                    kind: e.kind,
+                    status: e.status,
+                    start_ms: e.start_ms,
+                },
+            );
+            return;
+        }
+        let was_running = self.in_flight.remove(&e.id).is_some();
+        let new = if e.created {
+            e.id > self.loaded_max_id
+        } else {
+            was_running
+        };
+        if new {
+            self.finish(e);
+        }
+    }
+
+    /// Records a task that has just finished: one more run, and the newest figures.
+    fn finish(&mut self, e: &Event) {
+        if let Some(t) = task_type(e.kind) {
+            let st = self
+                .tasks
+                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
+                .or_default();
+            *st.runs.entry(status_label(e.status).0).or_default() += 1;
+        }
+        if e.kind == OpKind::Backup {
+            let b = self.backup_of(e);
+            b.first_start_ms = Some(b.first_start_ms.map_or(e.start_ms, |f| f.min(e.start_ms)));
+        }
+        self.note_latest(e);
+    }
+
+    fn backup_of(&mut self, e: &Event) -> &mut BackupState {
+        self.backups
+            .entry((e.repo_id.clone(), e.plan_id.clone()))
+            .or_default()
+    }
+
+    /// Keeps what a finished operation says (last run, last success, a backup's bytes, a
+    /// repo's size) where it is newer than what is known.
+    fn note_latest(&mut self, e: &Event) {
+        let order = (e.start_ms, e.id);
+        if let Some(t) = task_type(e.kind) {
+            let st = self
+                .tasks
+                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
+                .or_default();
+            let f = Finished {
+                order,
+                status: e.status,
+                start_ms: e.start_ms,
+                end_ms: e.end_ms,
+            };
+            if st.last.is_none_or(|l| f.order >= l.order) {
+                st.last = Some(f);
+            }
+            if succeeded(e.status) && st.last_success.is_none_or(|l| f.order >= l.order) {
+                st.last_success = Some(f);
+            }
+        }
+        if e.kind == OpKind::Backup
+            && let Some((processed, added)) = e.bytes
+        {
+            let b = self.backup_of(e);
+            if b.bytes_from.is_none_or(|f| order >= f) {
+                b.bytes_processed = processed;
+                b.bytes_added = added;
+                b.file_warnings = e.file_warnings;
+                b.bytes_from = Some(order);
+            }
+        }
+        if e.kind == OpKind::Stats
+            && succeeded(e.status)
+            && let Some(size) = e.repo_size
+        {
+            let cur = self
+                .repo_size
+                .entry(e.repo_id.clone())
+                .or_insert((size, order));
+            if order >= cur.1 {
+                *cur = (size, order);
+            }
+        }
+    }
+
+    /// The earliest start of a PENDING backup of `plan`: its next scheduled run.
+    fn next_run(&self, repo: &str, plan: &str) -> Option<i64> {
+        self.in_flight
+            .values()
+            .filter(|f| {
+                f.kind == OpKind::Backup
+                    && f.status == OperationStatus::Pending
+                    && f.plan_id == plan
+                    && f.repo_id == repo
+            })
+            .map(|f| f.start_ms)
+            .min()
+    }
+}
+
+/// The monitor the daemon keeps (see the module doc).
+pub struct Monitor {
+    tracker: Mutex<Tracker>,
+    /// Changes not applied yet: the log's listener never waits for the tracker.
+    queued: Mutex<Vec<Queued>>,
+    started_s: f64,
+}
+
+impl Monitor {
+    /// Subscribes to `oplog`, then builds the state from its history.
+    pub fn start(oplog: &Arc<OpLog>) -> Arc<Monitor> {
+        let started_s = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let m = Arc::new(Monitor {
+            tracker: Mutex::new(Tracker::default()),
+            queued: Mutex::new(Vec::new()),
+            started_s,
+        });
+        let mut t = m.lock_tracker();
+        let weak = Arc::downgrade(&m);
+        oplog.subscribe(Box::new(move |change| {
+            if let Some(m) = weak.upgrade() {
+                m.on_change(change);
+            }
+        }));
+        load(&mut t, oplog);
+        drop(t);
+        m.drain();
+        m
+    }
+
+    fn lock_tracker(&self) -> std::sync::MutexGuard<'_, Tracker> {
+        self.tracker.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn on_change(&self, change: &Change) {
+        let events: Vec<Queued> = match change {
+            Change::Created(ops) => ops.iter().map(|o| Queued::Op(Event::of(o, true))).collect(),
+            Change::Updated(ops) => ops
+                .iter()
+                .map(|o| Queued::Op(Event::of(o, false)))
+                .collect(),
+            Change::Deleted(ids) => ids.iter().map(|&id| Queued::Deleted(id)).collect(),
+        };
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(events);
+        self.try_drain();
+    }
+
+    /// Applies queued changes unless someone holds the tracker (it drains them then).
+    fn try_drain(&self) {
+        if let Ok(mut t) = self.tracker.try_lock() {
+            apply_queued(&mut t, &self.queued);
+        }
+    }
+
+    fn drain(&self) {
+        let mut t = self.lock_tracker();
+        apply_queued(&mut t, &self.queued);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of everything the monitor knows.
+    pub fn metrics(&self, config: &Config, restic_version: Option<(u32, u32)>) -> String {
+        let mut t = self.lock_tracker();
+        apply_queued(&mut t, &self.queued);
+        let mut x = Exposition::default();
+        let backups: Vec<(&(String, String), &BackupState)> = t
+            .backups
+            .iter()
+            .filter(|(_, b)| b.bytes_from.is_some())
+            .collect();
+        type Pick = fn(&BackupState) -> i64;
+        let per_backup: [(&str, &str, Pick); 3] = [
+            (
+                "backup_bytes_processed",
+                "The total number of bytes processed during a backup",
+                |b| b.bytes_processed,
+            ),
+            (
+                "backup_bytes_added",
+                "The total number of bytes added during a backup",
+                |b| b.bytes_added,
+            ),
+            (
+                "backup_file_warnings",
+                "The total number of file warnings during a backup",
+                |b| b.file_warnings,
+            ),
+        ];
+        for (name, help, pick) in per_backup {
+            x.family(name, "gauge", help);
+            for ((repo, plan), b) in &backups {
+                x.sample(name, &[("plan_id", plan), ("repo_id", repo)], pick(b));
+            }
+        }
+        x.family(
+            "tasks_duration_secs",
+            "gauge",
+            "The duration of a task in seconds",
+        );
+        for ((repo, plan, ty), l) in t.tasks.iter().filter_map(|(k, s)| Some((k, s.last?))) {
+            let secs = (l.end_ms - l.start_ms).max(0) as f64 / 1000.0;
+            x.sample(
+                "tasks_duration_secs",
+                &[("plan_id", plan), ("repo_id", repo), ("task_type", ty)],
+                secs,
+            );
+        }
+        x.family(
+            "tasks_run_total",
+            "counter",
+            "The total number of tasks run",
+        );
+        for ((repo, plan, ty), st) in &t.tasks {
+            for (status, n) in &st.runs {
+                let labels = [
+                    ("plan_id", plan.as_str()),
+                    ("repo_id", repo),
+                    ("status", status),
+                    ("task_type", ty),
+                ];
+                x.sample("tasks_run_total", &labels, n);
+            }
+        }
+        x.family("last_task_status", "gauge", "The status of the last task");
+        for ((repo, plan, ty), l) in t.tasks.iter().filter_map(|(k, s)| Some((k, s.last?))) {
+            let (status, v) = status_label(l.status);
+            let labels = [
+                ("plan_id", plan.as_str()),
+                ("repo_id", repo),
+                ("status", status),
+                ("task_type", ty),
+            ];
+            x.sample("last_task_status", &labels, v);
+        }
+        type Last = fn(&TaskState) -> Option<Finished>;
+        let ends: [(&str, &str, Last); 2] = [
+            (
+                "last_run_timestamp_seconds",
+                "When the last run of a task ended (Unix time)",
+                |s| s.last,
+            ),
+            (
+                "last_success_timestamp_seconds",
+                "When the last successful run of a task ended (Unix time)",
+                |s| s.last_success,
+            ),
+        ];
+        for (name, help, pick) in ends {
+            x.family(name, "gauge", help);
+            for ((repo, plan, ty), l) in t.tasks.iter().filter_map(|(k, s)| Some((k, pick(s)?))) {
+                x.sample(
+                    name,
+                    &[("plan_id", plan), ("repo_id", repo), ("task_type", ty)],
+                    secs(l.end_ms),
+                );
+            }
+        }
+        x.family(
+            "snapshots",
+            "gauge",
+            "Snapshots of the plan in the repo, as the history knows them",
+        );
+        for ((repo, plan), n) in t.snapshots.counts() {
+            x.sample("snapshots", &[("plan_id", plan), ("repo_id", repo)], n);
+        }
+        x.family(
+            "repo_size_bytes",
+            "gauge",
+            "The repo's total size at its latest stats run",
+        );
+        for (repo, (size, _)) in &t.repo_size {
+            x.sample("repo_size_bytes", &[("repo_id", repo)], size);
+        }
+        x.family(
+            "next_run_timestamp_seconds",
+            "gauge",
+            "When the plan's next scheduled backup is due (Unix time)",
+        );
+        for plan in &config.plans {
+            if let Some(next) = t.next_run(&plan.repo, &plan.id) {
+                x.sample(
+                    "next_run_timestamp_seconds",
+                    &[("plan_id", &plan.id), ("repo_id", &plan.repo)],
+                    secs(next),
+                );
+            }
+        }
+        drop(t);
+        x.raw_family(
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes",
+        );
+        x.raw_sample("process_resident_memory_bytes", &[], resident_bytes());
+        x.raw_family(
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds",
+        );
+        x.raw_sample("process_start_time_seconds", &[], self.started_s);
+        x.raw_family(
+            "footrest_build_info",
+            "gauge",
+            "footrest's version and the version of the restic it runs",
+        );
+        let restic = restic_version.map_or("unknown".into(), |(a, b)| format!("{a}.{b}"));
+        let labels = [
+            ("restic_version", restic.as_str()),
+            ("version", env!("CARGO_PKG_VERSION")),
+        ];
+        x.raw_sample("footrest_build_info", &labels, 1);
+        x.out
+    }
+
+    /// GET /status: (HTTP status, JSON). 200 when every scheduled plan (or the one asked for) is
+    /// healthy, 503 when one failed its last backup or is overdue, 404 for an unknown plan.
+    pub fn status(
+        &self,
+        config: &Config,
+        only_plan: Option<&str>,
+        now_ms: i64,
+        tz: &TimeZone,
+    ) -> (u16, Value) {
+        if let Some(id) = only_plan
+            && !config.plans.iter().any(|p| p.id == id)
+        {
+            return (
+                404,
+                json!({"code": "not_found", "message": format!("no plan with id {id:?}")}),
+            );
+        }
+        let mut t = self.lock_tracker();
+        apply_queued(&mut t, &self.queued);
+        let counts = t.snapshots.counts();
+        let mut healthy = true;
+        let mut plans = Vec::new();
+        for plan in config
+            .plans
+            .iter()
+            .filter(|p| only_plan.is_none_or(|id| id == p.id))
+        {
+            let key = (plan.repo.clone(), plan.id.clone(), "backup");
+            let st = t.tasks.get(&key);
+            let last = st.and_then(|s| s.last);
+            let last_success = st.and_then(|s| s.last_success);
+            let b = t.backups.get(&(plan.repo.clone(), plan.id.clone()));
+            let overdue = dashboard::overdue_now(
+                plan,
+                b.and_then(|b| b.first_start_ms),
+                last_success.map(|l| l.start_ms),
+                now_ms,
+                tz,
+            );
+            let failed = last.is_some_and(|l| l.status == OperationStatus::Error);
+            let scheduled = plan.schedule.as_ref().is_some_and(|s| !s.is_disabled());
+            let ok = !failed && !overdue;
+            if (scheduled || only_plan.is_some()) && !ok {
+                healthy = false;
+            }
+            let state = if failed {
+                "failed"
+            } else if overdue {
+                "overdue"
+            } else if last.is_none() {
+                "never_run"
+            } else {
+                "ok"
+            };
+            let next = t.next_run(&plan.repo, &plan.id);
+            plans.push(json!({
+                "id": plan.id,
+                "repo": plan.repo,
+                "state": state,
+                "healthy": ok,
+                "scheduled": scheduled,
+                "lastStatus": last.map(|l| l.status.name()),
+                "lastRun": last.map(|l| iso(l.end_ms)),
+                "lastSuccess": last_success.map(|l| iso(l.end_ms)),
+                "nextRun": next.map(iso),
+                "overdue": overdue,
+                "snapshots": counts.get(&(plan.repo.as_str(), plan.id.as_str())).copied().unwrap_or(0),
+                "bytesAdded": b.and_then(|b| b.bytes_from.map(|_| b.bytes_added)),
+            }));
+        }
+        let mut out = json!({
+            "healthy": healthy,
+            "time": iso(now_ms),
+            "plans": plans,
+        });
+        if only_plan.is_none() {
+            let repos: Vec<Value> = config
+                .repos
+                .iter()
+                .map(|r| {
+                    let newest = |ty: &str| {
+                        t.tasks
+                            .iter()
+                            .filter(|((repo, _, t), _)| repo == &r.id && *t == ty)
+                            .filter_map(|(_, s)| s.last)
+                            .max_by_key(|l| l.order)
+                            .map(|l| json!({"status": l.status.name(), "time": iso(l.end_ms)}))
+                    };
+                    json!({
+                        "id": r.id,
+                        "sizeBytes": t.repo_size.get(&r.id).map(|(s, _)| *s),
+                        "lastCheck": newest("check"),
+                        "lastPrune": newest("prune"),
+                    })
+                })
+                .collect();
+            out["repos"] = Value::Array(repos);
+        }
+        (if healthy { 200 } else { 503 }, out)
+    }
+}
+
+fn apply_queued(t: &mut Tracker, queued: &Mutex<Vec<Queued>>) {
+    let events = std::mem::take(&mut *queued.lock().unwrap_or_else(|p| p.into_inner()));
+    for q in &events {
+        match q {
+            Queued::Op(e) => t.apply(e),
+            Queued::Deleted(id) => {
+                t.in_flight.remove(id);
+                t.snapshots.remove(*id);
+            }
+        }
+    }
+}
+
+/// The start-up build: one index walk for counts, what runs and snapshots (aggregated per index
+/// group, so nothing is allocated per operation), then a read of the newest finished operation
+/// (and newest success) of each group and so of each task and repo.
+fn load(t: &mut Tracker, oplog: &OpLog) {
+    #[derive(Default)]
+    struct Group {
+        key: Option<(String, String, OpKind)>,
+        runs: [u64; 3],
+        newest: Option<(i64, i64)>,
+        newest_success: Option<(i64, i64)>,
+        first_start: Option<i64>,
+        snapshots: Vec<i64>,
+    }
+    let mut groups: HashMap<u32, Group> = HashMap::new();
+    oplog.walk_index(|e| {
+        let k = e.key;
+        t.loaded_max_id = t.loaded_max_id.max(e.id);
+        let g = groups.entry(e.group).or_default();
+        if g.key.is_none() {
+            g.key = Some((k.repo_id.clone(), k.plan_id.clone(), k.kind));
+        }
+        if k.kind == OpKind::IndexSnapshot && !e.forgot {
+            g.snapshots.push(e.id);
+        }
+        if !e.status.is_terminal() {
+            t.in_flight.insert(
+                e.id,
+                Flight {
+                    repo_id: k.repo_id.clone(),
+                    plan_id: k.plan_id.clone(),
+                    kind: k.kind,
+                    status: e.status,
+                    start_ms: e.start_ms,
+                },
+            );
+            return;
+        }
+        if task_type(k.kind).is_none() {
+            return;
+        }
+        let (label, _) = status_label(e.status);
+        g.runs[LABELS.iter().position(|l| *l == label).unwrap_or(2)] += 1;
+        let order = (e.start_ms, e.id);
+        if g.newest.is_none_or(|n| order > n) {
+            g.newest = Some(order);
+        }
+        if succeeded(e.status) && g.newest_success.is_none_or(|n| order > n) {
+            g.newest_success = Some(order);
+        }
+        if k.kind == OpKind::Backup {
+            g.first_start = Some(g.first_start.map_or(e.start_ms, |f| f.min(e.start_ms)));
+        }
+    });
+    let mut ids: Vec<i64> = Vec::new();
+    for g in groups.into_values() {
+        let Some((repo, plan, kind)) = g.key else {
+            continue;
+        };
+        for id in g.snapshots {
+            t.snapshots.add(id, &repo, &plan);
+        }
+        if let Some(ty) = task_type(kind) {
+            let st = t.tasks.entry((repo.clone(), plan.clone(), ty)).or_default();
+            for (label, n) in LABELS.iter().zip(g.runs) {
+                if n > 0 {
+                    *st.runs.entry(label).or_default() += n;
+                }
+            }
+        }
+        if let Some(first) = g.first_start {
+            let b = t.backups.entry((repo, plan)).or_default();
+            b.first_start_ms = Some(b.first_start_ms.map_or(first, |f| f.min(first)));
+        }
+        ids.extend(g.newest.map(|n| n.1));
+        ids.extend(
+            g.newest_success
+                .filter(|s| Some(*s) != g.newest)
+                .map(|s| s.1),
+        );
+    }
+    for op in oplog.get_many(&ids) {
+        t.note_latest(&Event::of(&op, false));
+    }
+}
+
+/// The `status` labels, in `status_label`'s order.
+const LABELS: [&str; 3] = ["success", "failed", "cancelled"];
+
+/// Index-snapshot operations not forgotten, and their count per (repo id, plan id), kept as
+/// they change (a scrape reads the counts, never the operations).
+#[derive(Default)]
+struct Snapshots {
+    keys: Vec<(String, String)>,
+    key_of: HashMap<(String, String), u32>,
+    of: HashMap<i64, u32>,
+    counts: Vec<i64>,
+}
+
+impl Snapshots {
+    fn add(&mut self, id: i64, repo: &str, plan: &str) {
+        if self.of.contains_key(&id) {
+            return;
+        }
+        let key = (repo.to_string(), plan.to_string());
+        let n = match self.key_of.get(&key) {
+            Some(n) => *n,
+            None => {
+                let n = self.keys.len() as u32;
+                self.keys.push(key.clone());
+                self.key_of.insert(key, n);
+                self.counts.push(0);
+                n
+            }
+        };
+        self.of.insert(id, n);
+        self.counts[n as usize] += 1;
+    }
+
+    fn remove(&mut self, id: i64) {
+        if let Some(n) = self.of.remove(&id) {
+            self.counts[n as usize] -= 1;
+        }
+    }
+
+    /// (repo id, plan id) → snapshots, for those that have any.
+    fn counts(&self) -> BTreeMap<(&str, &str), i64> {
+        self.keys
+            .iter()
+            .zip(&self.counts)
+            .filter(|(_, n)| **n > 0)
+            .map(|((r, p), n)| ((r.as_str(), p.as_str()), *n))
+            .collect()
+    }
+}
+
+/// A text exposition being written. `family` and `sample` prefix `backrest_`; label names are
+/// given sorted (as Prometheus' Go client writes them), empty ids become `_unassociated_`.
+#[derive(Default)]
+struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        self.raw_family(&format!("backrest_{name}"), kind, help);
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|&(k, v)| match k {
+                "repo_id" | "plan_id" => (k, or_unassociated(v)),
+                _ => (k, v),
+            })
+            .collect();
+        self.raw_sample(&format!("backrest_{name}"), &labels, value);
+    }
+
+    fn raw_family(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn raw_sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.out.push_str(name);
+        for (i, (k, v)) in labels.iter().enumerate() {
+            self.out.push(if i == 0 { '{' } else { ',' });
+            let _ = write!(self.out, "{k}=\"{}\"", escape(v));
+        }
+        if !labels.is_empty() {
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+    }
+}
+
+fn or_unassociated(id: &str) -> &str {
+    if id.is_empty() { "_unassociated_" } else { id }
+}
+
+/// A label value as the text format writes it: backslash, quote and newline escaped.
+fn escape(v: &str) -> String {
+    let mut s = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => s.push_str("\\\\"),
+            '"' => s.push_str("\\\""),
+            '\n' => s.push_str("\\n"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+fn secs(ms: i64) -> String {
+    format!("{}", ms as f64 / 1000.0)
+}
+
+fn iso(ms: i64) -> String {
+    Timestamp::from_millisecond(ms).map_or_else(|_| ms.to_string(), |t| t.to_string())
+}
+
+/// This process's resident set, from /proc (0 where there is none).
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        BackupProgressEntry, BackupProgressSummary, OperationBackup, OperationIndexSnapshot,
+        OperationStats, RepoStats,
+    };
+    use crate::oplog::Options;
+
+    const HOUR: i64 = 3600 * 1000;
+    const NOW: i64 = 1_800_000_000_000; // 2027-01-15T08:00:00Z
+
+    fn log(tag: &str) -> (Arc<OpLog>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("footrest-mon-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options {
+            sync: false,
+            ..Default::default()
+        };
+        (Arc::new(OpLog::open_with(&dir, opts).unwrap()), dir)
+    }
+
+    fn backup(plan: &str, start: i64, status: OperationStatus, added: i64) -> Operation {
+        Operation {
+            plan_id: plan.into(),
+            repo_id: "r".into(),
+            status,
+            unix_time_start_ms: start,
+            unix_time_end_ms: if status.is_terminal() {
+                start + 90_000
+            } else {
+                0
+            },
+            operation_backup: Some(OperationBackup {
+                last_status: (added > 0).then(|| BackupProgressEntry {
+                    status: None,
+                    summary: Some(BackupProgressSummary {
+                        data_added: added,
+                        total_bytes_processed: added * 10,
+                        ..Default::default()
+                    }),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn config(schedule: Value) -> Config {
+        serde_json::from_value(json!({
+            "instance": "i",
+            "repos": [{"id": "r", "uri": "/x"}],
+            "plans": [{"id": "p", "repo": "r", "paths": ["/x"], "schedule": schedule}],
+        }))
+        .unwrap()
+    }
+
+    /// The metrics without the process's own lines (they differ between two monitors).
+    fn series(m: &Monitor, c: &Config) -> String {
+        m.metrics(c, Some((0, 18)))
+            .lines()
+            .filter(|l| !l.starts_with("process_"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn value(text: &str, prefix: &str) -> Option<String> {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .map(|l| l.rsplit(' ').next().unwrap().to_string())
+    }
+
+    /// What the monitor learns from changes as they happen equals what a new one (a restart)
+    /// rebuilds from the history, and progress updates of a running task count it once.
+    #[test]
+    fn live_changes_and_a_rebuild_from_history_agree() {
+        let (oplog, dir) = log("agree");
+        let live = Monitor::start(&oplog);
+        let c = config(json!({"maxFrequencyHours": 1}));
+        // A backup that runs with progress, then succeeds.
+        let mut op = backup("p", NOW - 5 * HOUR, OperationStatus::Pending, 0);
+        oplog.add(&mut op).unwrap();
+        op.status = OperationStatus::InProgress;
+        oplog.update(&mut op).unwrap();
+        for _ in 0..3 {
+            oplog.update_progress(&mut op).unwrap();
+        }
+        let mut done = backup("p", NOW - 5 * HOUR, OperationStatus::Success, 7);
+        done.id = op.id;
+        done.modno = op.modno;
+        oplog.update(&mut done).unwrap();
+        // Updated again once finished (a hook's status, a forget mark): not a new run.
+        oplog.update(&mut done).unwrap();
+        // A failure, a cancel, a forget, a stats run, snapshots (one forgotten, one deleted).
+        oplog
+            .add(&mut backup("p", NOW - 2 * HOUR, OperationStatus::Error, 0))
+            .unwrap();
+        oplog
+            .add(&mut backup(
+                "",
+                NOW - HOUR,
+                OperationStatus::UserCancelled,
+                0,
+            ))
+            .unwrap();
+        let mut forget = Operation {
+            repo_id: "r".into(),
+            plan_id: "p".into(),
+            status: OperationStatus::Success,
+            unix_time_start_ms: NOW - HOUR,
+            unix_time_end_ms: NOW - HOUR + 2000,
+            operation_forget: Some(Default::default()),
+            ..Default::default()
+        };
+        oplog.add(&mut forget).unwrap();
+        let mut stats = Operation {
+            repo_id: "r".into(),
+            status: OperationStatus::Success,
+            unix_time_start_ms: NOW - HOUR,
+            unix_time_end_ms: NOW - HOUR + 1000,
+            operation_stats: Some(OperationStats {
+                stats: Some(RepoStats {
+                    total_size: 12345,
+                    ..Default::default()
+                }),
+            }),
+            ..Default::default()
+        };
+        oplog.add(&mut stats).unwrap();
+        let mut snaps = Vec::new();
+        for i in 0..3 {
+            let mut s = Operation {
+                repo_id: "r".into(),
+                plan_id: "p".into(),
+                snapshot_id: format!("{i:064x}"),
+                status: OperationStatus::Success,
+                unix_time_start_ms: NOW - 3 * HOUR + i,
+                operation_index_snapshot: Some(OperationIndexSnapshot::default()),
+                ..Default::default()
+            };
+            oplog.add(&mut s).unwrap();
+            snaps.push(s);
+        }
+        snaps[0].operation_index_snapshot.as_mut().unwrap().forgot = true;
+        oplog.update(&mut snaps[0]).unwrap();
+        oplog.delete(&[snaps[1].id]).unwrap();
+        // Scheduled next.
+        oplog
+            .add(&mut backup("p", NOW + HOUR, OperationStatus::Pending, 0))
+            .unwrap();
+
+        let text = series(&live, &c);
+        let ok = "backrest_tasks_run_total{plan_id=\"p\",repo_id=\"r\",status=\"success\",task_type=\"backup\"}";
+        assert_eq!(value(&text, ok).as_deref(), Some("1"), "{text}");
+        let failed = "backrest_tasks_run_total{plan_id=\"p\",repo_id=\"r\",status=\"failed\",task_type=\"backup\"}";
+        assert_eq!(value(&text, failed).as_deref(), Some("1"));
+        let cancelled = "backrest_last_task_status{plan_id=\"_unassociated_\",repo_id=\"r\",status=\"cancelled\",task_type=\"backup\"}";
+        assert_eq!(value(&text, cancelled).as_deref(), Some("-1"));
+        let last = "backrest_last_task_status{plan_id=\"p\",repo_id=\"r\",status=\"failed\",task_type=\"backup\"}";
+        assert_eq!(
+            value(&text, last).as_deref(),
+            Some("1"),
+            "the newest backup failed"
+        );
+        assert_eq!(
+            value(&text, "backrest_backup_bytes_added{").as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            value(&text, "backrest_backup_bytes_processed{").as_deref(),
+            Some("70")
+        );
+        assert_eq!(value(&text, "backrest_snapshots{").as_deref(), Some("1"));
+        assert_eq!(
+            value(&text, "backrest_repo_size_bytes{").as_deref(),
+            Some("12345")
+        );
+        assert_eq!(
+            value(
+                &text,
+                "backrest_tasks_duration_secs{plan_id=\"p\",repo_id=\"r\",task_type=\"forget\"}"
+            )
+            .as_deref(),
+            Some("2")
+        );
+        assert_eq!(
+            value(&text, "backrest_next_run_timestamp_seconds{").as_deref(),
+            Some(format!("{}", (NOW + HOUR) / 1000).as_str())
+        );
+        assert_eq!(
+            value(&text, "backrest_last_success_timestamp_seconds{plan_id=\"p\",repo_id=\"r\",task_type=\"backup\"}").as_deref(),
+            Some(format!("{}", (NOW - 5 * HOUR + 90_000) / 1000).as_str())
+        );
+
+        let rebuilt = Monitor::start(&oplog);
+        assert_eq!(series(&rebuilt, &c), text);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn status_says_overdue_as_the_dashboard_does_and_answers_503() {
+        let (oplog, dir) = log("overdue");
+        let m = Monitor::start(&oplog);
+        let tz = TimeZone::UTC;
+        let hourly = config(json!({"maxFrequencyHours": 1}));
+        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        assert_eq!(
+            (code, s["plans"][0]["state"].as_str()),
+            (200, Some("never_run"))
+        );
+
+        // Yesterday evening: an hourly plan is overdue today (no success today, one expected).
+        let mut evening = backup("p", NOW - 10 * HOUR, OperationStatus::Success, 5);
+        oplog.add(&mut evening).unwrap();
+        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        assert_eq!(code, 503, "{s}");
+        assert_eq!(s["plans"][0]["state"], "overdue");
+        assert_eq!(s["plans"][0]["overdue"], true);
+        // Daily: the same backup is recent enough.
+        let daily = config(json!({"maxFrequencyDays": 1}));
+        let (code, s) = m.status(&daily, None, NOW, &tz);
+        assert_eq!(code, 200, "{s}");
+        assert_eq!(s["plans"][0]["state"], "ok");
+        assert_eq!(s["plans"][0]["lastSuccess"], "2027-01-14T22:01:30Z");
+        // Without a schedule, never overdue; unknown plan 404.
+        let (code, _) = m.status(&config(json!({"disabled": true})), None, NOW, &tz);
+        assert_eq!(code, 200);
+        assert_eq!(m.status(&daily, Some("q"), NOW, &tz).0, 404);
+
+        // Today's backup succeeded: not overdue, as the dashboard's today flag.
+        oplog
+            .add(&mut backup(
+                "p",
+                NOW - 10 * 60_000,
+                OperationStatus::Success,
+                5,
+            ))
+            .unwrap();
+        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        assert_eq!(code, 200, "{s}");
+        let (_, plans) = {
+            let ops = oplog.query(&Default::default(), 0).unwrap();
+            let (counts, _) = (dashboard::gather(&oplog, NOW, &tz).1, ());
+            dashboard::summarize(&hourly, &ops, &counts, NOW, &tz)
+        };
+        assert!(!plans[0].history_last_30days.last().unwrap().overdue);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn label_values_are_escaped_for_the_text_format() {
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        assert_eq!(or_unassociated(""), "_unassociated_");
+    }
+}
