@@ -24,6 +24,8 @@ pub struct Settings {
     pub restic_cmd: String,
     pub handlers: usize,
     pub shutdown_grace: Duration,
+    /// Home Assistant over MQTT (`--mqtt`), when given.
+    pub mqtt: Option<crate::mqtt::BrokerUrl>,
 }
 
 /// `BACKREST_PORT` semantics: `host:port`, or a bare port meaning all interfaces.
@@ -51,6 +53,7 @@ pub struct Daemon {
     worker: std::thread::JoinHandle<()>,
     scheduler: scheduler::SchedulerThread,
     grace: Duration,
+    mqtt: Option<crate::mqtt::Bridge>,
     _lock: std::fs::File,
 }
 
@@ -100,6 +103,22 @@ impl Daemon {
             zone,
             monitor,
         });
+        let mqtt = match &s.mqtt {
+            Some(url) => Some(
+                crate::mqtt::Bridge::start(
+                    url.clone(),
+                    crate::mqtt::Env {
+                        config: Arc::clone(&app.config),
+                        monitor: Arc::clone(&app.monitor),
+                        orchestrator: Arc::clone(&app.orchestrator),
+                        oplog: Arc::clone(&app.oplog),
+                        tz: app.zone.tz.clone(),
+                    },
+                )
+                .map_err(|e| format!("starting the MQTT bridge: {e}"))?,
+            ),
+            None => None,
+        };
         let addr = bind_addr(&s.bind)?;
         let listener = TcpListener::bind(addr).map_err(|e| format!("listening on {addr}: {e}"))?;
         let server = Server::start(Arc::clone(&app), listener, s.handlers)
@@ -117,6 +136,7 @@ impl Daemon {
             worker,
             scheduler,
             grace: s.shutdown_grace,
+            mqtt,
             _lock: lock,
         })
     }
@@ -134,6 +154,9 @@ impl Daemon {
         self.app.orchestrator.shutdown(self.grace);
         if self.worker.join().is_err() {
             log::error!("the worker thread panicked");
+        }
+        if let Some(m) = self.mqtt {
+            m.stop();
         }
         http.finish();
         if let Err(e) = self.app.oplog.flush() {

@@ -16,6 +16,7 @@ pub mod logger;
 pub mod logstore;
 pub mod model;
 pub mod monitor;
+pub mod mqtt;
 pub mod oplog;
 pub mod orchestrator;
 pub mod proto;

@@ -34,6 +34,8 @@ Options:
                         default $XDG_DATA_HOME/footrest]
   --restic-cmd CMD      the restic binary [env BACKREST_RESTIC_COMMAND, default restic]
   --shutdown-grace SECS how long a running backup may finish on SIGTERM [default 30]
+  --mqtt URL            publish to Home Assistant over MQTT:
+                        mqtt://[user:password@]host[:port] [env FOOTREST_MQTT]
   -h, --help            print this help
   -V, --version         print the version
 
@@ -152,6 +154,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut config_file = None;
     let mut data_dir = None;
     let mut restic_cmd = None;
+    let mut mqtt = None;
     let mut grace = 30u64;
     let mut ops_args = None;
     let mut p = lexopt::Parser::from_args(args);
@@ -167,6 +170,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
                 data_dir = Some(PathBuf::from(p.value().map_err(|e| e.to_string())?))
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
+            Long("mqtt") => mqtt = Some(string(p.value())?),
             Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
             Value(v) if v == "ops" => {
                 let rest: Vec<String> = p
@@ -219,6 +223,19 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
             None => "restic".into(),
         },
     };
+    let mqtt = match mqtt {
+        Some(m) => Some(m),
+        None => match env("FOOTREST_MQTT") {
+            Some(v) => Some(
+                v.into_string()
+                    .map_err(|_| "FOOTREST_MQTT is not UTF-8".to_string())?,
+            ),
+            None => None,
+        },
+    };
+    let mqtt = mqtt
+        .map(|m| footrest::mqtt::BrokerUrl::parse(&m))
+        .transpose()?;
     Ok(Command::Serve(Settings {
         bind,
         config_file,
@@ -226,6 +243,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         restic_cmd,
         handlers: 4,
         shutdown_grace: Duration::from_secs(grace),
+        mqtt,
     }))
 }
 

@@ -546,6 +546,12 @@ impl Monitor {
                 "ok"
             };
             let next = t.next_run(&plan.repo, &plan.id);
+            let running = t.in_flight.values().any(|f| {
+                f.kind == OpKind::Backup
+                    && f.status == OperationStatus::InProgress
+                    && f.plan_id == plan.id
+                    && f.repo_id == plan.repo
+            });
             plans.push(json!({
                 "id": plan.id,
                 "repo": plan.repo,
@@ -557,6 +563,7 @@ impl Monitor {
                 "lastSuccess": last_success.map(|l| iso(l.end_ms)),
                 "nextRun": next.map(iso),
                 "overdue": overdue,
+                "running": running,
                 "snapshots": counts.get(&(plan.repo.as_str(), plan.id.as_str())).copied().unwrap_or(0),
                 "bytesAdded": b.and_then(|b| b.bytes_from.map(|_| b.bytes_added)),
             }));

@@ -11,6 +11,32 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A URL component with its `%XX` escapes decoded; an error names a bad escape or a result that
+/// is not UTF-8.
+pub fn percent_decode(s: &str) -> Result<String, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| "a bad percent escape (not %XX)".to_string())?;
+                out.push(hex);
+                i += 3;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| "not UTF-8 once decoded".to_string())
+}
+
 /// The machine's host name, or "" when it cannot be read.
 pub fn hostname() -> String {
     let mut buf = [0u8; 256];

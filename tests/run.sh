@@ -79,6 +79,12 @@ if ! cmp -s "$ui/package-lock.json" "$stamp" || [ ! -f "$ui/node_modules/playwri
   cp "$ui/package-lock.json" "$stamp"
 fi
 
+# The MQTT tests run Debian's mosquitto broker and its clients.
+if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_sub >/dev/null 2>&1; then
+  echo "installing mosquitto and mosquitto-clients (apt)"
+  apt_install mosquitto mosquitto-clients
+fi
+
 # The metrics tests read /metrics with the Prometheus project's Python parser
 # (prometheus_client from PyPI, in a venv under the cache).
 py=$cache/py

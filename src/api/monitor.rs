@@ -43,7 +43,7 @@ pub fn serve(app: &Arc<App>, req: Request, path: &str) {
     respond(req, resp);
 }
 
-/// The value of `name` in the URL's query, percent-decoded.
+/// The value of `name` in the URL's query, decoded.
 fn query_value(url: &str, name: &str) -> Result<Option<String>, String> {
     let Some((_, query)) = url.split_once('?') else {
         return Ok(None);
@@ -51,38 +51,13 @@ fn query_value(url: &str, name: &str) -> Result<Option<String>, String> {
     for pair in query.split('&') {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k == name {
-            return percent_decode(v).map(Some);
+            // A form-encoded query: `+` is a space.
+            return crate::util::percent_decode(&v.replace('+', " "))
+                .map(Some)
+                .map_err(|e| format!("query parameter {name}: {e}"));
         }
     }
     Ok(None)
-}
-
-fn percent_decode(s: &str) -> Result<String, String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' => {
-                let hex = bytes
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("bad percent escape in the query: {s:?}"))?;
-                out.push(hex);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|_| format!("the query is not UTF-8: {s:?}"))
 }
 
 #[cfg(test)]

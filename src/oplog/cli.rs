@@ -114,8 +114,11 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
 
 fn write_json(ops: &[Operation], out: &mut dyn Write) -> std::io::Result<()> {
     for op in ops {
-        serde_json::to_writer(&mut *out, op)?;
-        out.write_all(b"\n")?;
+        // To a Vec first: the daemon's encoder for Vec output serves here too (a second one for
+        // `dyn Write` output would cost 9 KB).
+        let mut line = serde_json::to_vec(op)?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod footrest_rpc;
 mod hooks;
 mod hostile;
 mod monitor;
+mod mqtt;
 mod schedule;
 mod secrets;
 mod streams;
