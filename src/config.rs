@@ -428,6 +428,28 @@ impl Config {
         c
     }
 
+    /// What an API key below `admin` sees of the config (after `sanitized`): repo passwords and
+    /// the values of repo environment variables masked, hooks (their URLs and commands carry
+    /// tokens) and the `sync` section left out. The shape stays a valid Config.
+    pub fn without_secrets(mut self) -> Config {
+        for r in &mut self.repos {
+            if !r.password.is_empty() {
+                r.password = SANITIZED.into();
+            }
+            for e in &mut r.env {
+                if let Some((name, _)) = e.split_once('=') {
+                    *e = format!("{name}={SANITIZED}");
+                }
+            }
+            r.hooks.clear();
+        }
+        for p in &mut self.plans {
+            p.hooks.clear();
+        }
+        self.extra.remove("sync");
+        self
+    }
+
     /// Puts stored hashes back for users whose hash arrives as `********` (SetConfig).
     ///
     /// Puts the stored `sync.identity` back too (GetConfig shows only its `keyId`): fields that

@@ -102,6 +102,7 @@ impl Daemon {
             streams,
             zone,
             monitor,
+            api_keys: crate::apikeys::ApiKeys::open(&s.data_dir),
         });
         let mqtt = match &s.mqtt {
             Some(url) => Some(

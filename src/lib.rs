@@ -4,6 +4,7 @@
 //! the threads and how they talk.
 
 pub mod api;
+pub mod apikeys;
 pub mod auth;
 pub mod ca;
 pub mod children;

@@ -62,20 +62,66 @@ fn auth_config(app: &App) -> Option<crate::config::Auth> {
     app.config.read(|c| c.auth.clone())
 }
 
-/// Checks a request's credentials when auth is on. Ok(Some(user)) for a good user, Ok(None)
-/// when auth is off.
-pub(super) fn authenticate(app: &App, req: &Request) -> Result<Option<String>, Denied> {
+/// Who a request comes from.
+pub(super) enum Caller {
+    /// Auth is off: anyone may do anything.
+    Open,
+    User,
+    /// An API key (`crate::apikeys`).
+    Key {
+        name: String,
+        scope: crate::apikeys::Scope,
+    },
+}
+
+impl Caller {
+    /// Whether this caller may call `path`; a refusal names the key and its scope.
+    pub(super) fn permits(&self, path: &str) -> Result<(), ApiError> {
+        match self {
+            Caller::Key { name, scope } if !scope.allows(path) => Err(ApiError::new(
+                Code::PermissionDenied,
+                format!(
+                    "API key {name:?} has scope {:?}, which does not allow {path}",
+                    scope.name()
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// An API key below `admin`: GetConfig hides secrets from it.
+    pub(super) fn restricted(&self) -> bool {
+        matches!(self, Caller::Key { scope, .. } if *scope != crate::apikeys::Scope::Admin)
+    }
+}
+
+/// Checks a request's credentials when auth is on: a user's password or token, or an API key
+/// (`Bearer ftk_…`, one SHA-256, no bcrypt).
+pub(super) fn authenticate(app: &App, req: &Request) -> Result<Caller, Denied> {
     let auth = auth_config(app);
     if !crate::auth::required(auth.as_ref()) {
-        return Ok(None);
+        return Ok(Caller::Open);
     }
     let authorization = header_value(req, "Authorization");
-    app.auth.check(
-        auth.as_ref(),
-        authorization.as_deref(),
-        &peer(req),
-        now_unix(),
-    )
+    if let Some(key) = authorization.as_deref().and_then(|v| {
+        let (scheme, rest) = v.trim().split_once(' ')?;
+        let rest = rest.trim();
+        (scheme.eq_ignore_ascii_case("bearer") && rest.starts_with(crate::apikeys::PREFIX))
+            .then_some(rest)
+    }) {
+        return match app.api_keys.check(key) {
+            Some((name, scope)) => Ok(Caller::Key { name, scope }),
+            None => Err(Denied::Unauthenticated("invalid API key")),
+        };
+    }
+    app.auth
+        .check(
+            auth.as_ref(),
+            authorization.as_deref(),
+            &peer(req),
+            now_unix(),
+        )
+        .map(|_| Caller::User)
 }
 
 /// 401 (unauthenticated) or 429 (resource_exhausted, with Retry-After).

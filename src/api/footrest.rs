@@ -225,3 +225,75 @@ mod tests {
         assert!(Slot::take(&TEST_HOOKS, MAX_TEST_HOOKS).is_some());
     }
 }
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct CreateApiKeyRequest {
+    name: String,
+    scope: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateApiKeyResponse {
+    name: String,
+    scope: crate::apikeys::Scope,
+    /// The key itself: shown here once, never again.
+    key: String,
+    #[serde(with = "i64s")]
+    created_ms: i64,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+struct ApiKeyName {
+    name: String,
+}
+
+fn key_error(e: crate::apikeys::KeyError) -> ApiError {
+    use crate::apikeys::KeyError;
+    match e {
+        KeyError::Invalid(m) => ApiError::invalid(m),
+        KeyError::NotFound(m) => ApiError::not_found(m),
+        KeyError::Exists(m) => ApiError::new(Code::AlreadyExists, m),
+        KeyError::Io(m) => ApiError::internal(m),
+    }
+}
+
+/// CreateApiKey `{name, scope}` (scope `read`, `backup` or `admin`) → the new key, once.
+pub(super) fn create_api_key(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: CreateApiKeyRequest = decode(body)?;
+    let scope = crate::apikeys::Scope::parse(&r.scope).ok_or_else(|| {
+        ApiError::invalid(format!(
+            "scope {:?}: expected \"read\", \"backup\" or \"admin\"",
+            r.scope
+        ))
+    })?;
+    let now = crate::util::now_ms();
+    let key = app
+        .api_keys
+        .create(&r.name, scope, now)
+        .map_err(key_error)?;
+    log::info!("API key {:?} ({}) created", r.name, scope.name());
+    encode(&CreateApiKeyResponse {
+        name: r.name,
+        scope,
+        key,
+        created_ms: now,
+    })
+}
+
+/// ListApiKeys `{}` → `{keys: [{name, scope, createdMs}]}` (never a key or its hash).
+pub(super) fn list_api_keys(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    decode::<serde_json::Map<String, serde_json::Value>>(body)?;
+    let keys = app.api_keys.list().map_err(key_error)?;
+    encode(&serde_json::json!({ "keys": keys }))
+}
+
+/// RevokeApiKey `{name}`: the key stops working at once.
+pub(super) fn revoke_api_key(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
+    let r: ApiKeyName = decode(body)?;
+    app.api_keys.revoke(&r.name).map_err(key_error)?;
+    log::info!("API key {:?} revoked", r.name);
+    Ok(b"{}".to_vec())
+}

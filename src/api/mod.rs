@@ -124,6 +124,8 @@ pub struct App {
     pub zone: crate::schedule::LocalZone,
     /// What /metrics and /status report.
     pub monitor: Arc<crate::monitor::Monitor>,
+    /// Scoped keys for scripts (`Authorization: Bearer ftk_…`).
+    pub api_keys: crate::apikeys::ApiKeys,
 }
 
 /// The running HTTP side: the front door, the tiny_http server and its handler threads.
@@ -422,14 +424,23 @@ fn handle(app: &Arc<App>, req: Request) {
         respond_error(req, 403, &e);
         return;
     }
-    if !auth::is_public(&path)
-        && let Err(denied) = auth::authenticate(app, &req)
-    {
-        auth::respond_denied(req, &path, &denied);
+    let caller = if auth::is_public(&path) {
+        auth::Caller::Open
+    } else {
+        match auth::authenticate(app, &req) {
+            Ok(c) => c,
+            Err(denied) => {
+                auth::respond_denied(req, &path, &denied);
+                return;
+            }
+        }
+    };
+    if let Err(e) = caller.permits(&path) {
+        respond_error(req, 403, &e);
         return;
     }
     if let Some((service, method)) = rpc::Service::from_path(&path) {
-        handle_rpc(app, req, service, method.to_string());
+        handle_rpc(app, req, service, method.to_string(), caller.restricted());
         return;
     }
     if let Some(rest) = path.strip_prefix("/download/") {
@@ -448,7 +459,13 @@ fn handle(app: &Arc<App>, req: Request) {
     respond_error(req, 404, &e);
 }
 
-fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: String) {
+fn handle_rpc(
+    app: &Arc<App>,
+    mut req: Request,
+    service: rpc::Service,
+    method: String,
+    restricted: bool,
+) {
     if !rpc::exists(service, &method) {
         // HTTP 404 as Backrest's router answers, with the code a Connect client maps it to.
         let e = ApiError::new(Code::Unimplemented, format!("unknown method {method}"));
@@ -536,7 +553,7 @@ fn handle_rpc(app: &Arc<App>, mut req: Request, service: rpc::Service, method: S
         respond_error(req, 400, &e);
         return;
     }
-    rpc::dispatch(app, req, service, &method, &body);
+    rpc::dispatch(app, req, service, &method, &body, restricted);
 }
 
 #[cfg(test)]

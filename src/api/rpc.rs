@@ -64,7 +64,13 @@ pub const BACKREST_PENDING: &[&str] = &[];
 pub const AUTH_METHODS: &[&str] = &["Login", "HashPassword"];
 
 /// footrest's own service (`/v1.Footrest/…`), for its web UI; credentials as for Backrest's.
-pub const FOOTREST_METHODS: &[&str] = &["PreviewSchedule", "TestHook"];
+pub const FOOTREST_METHODS: &[&str] = &[
+    "PreviewSchedule",
+    "TestHook",
+    "CreateApiKey",
+    "ListApiKeys",
+    "RevokeApiKey",
+];
 
 pub fn exists(service: Service, method: &str) -> bool {
     match service {
@@ -76,7 +82,15 @@ pub fn exists(service: Service, method: &str) -> bool {
     }
 }
 
-pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, body: &[u8]) {
+/// `restricted`: the caller is an API key below `admin`, whose GetConfig hides secrets.
+pub fn dispatch(
+    app: &Arc<App>,
+    req: Request,
+    service: Service,
+    method: &str,
+    body: &[u8],
+    restricted: bool,
+) {
     match (service, method) {
         (Service::Backrest, "Backup") => return backup(app, req, body),
         (Service::Backrest, "DoRepoTask") => return do_repo_task(app, req, body),
@@ -92,9 +106,10 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         _ => {}
     }
     let result = match (service, method) {
-        (Service::Backrest, "GetConfig") => {
-            decode::<Value>(body).and_then(|_| encode(&current_config(app).sanitized()))
-        }
+        (Service::Backrest, "GetConfig") => decode::<Value>(body).and_then(|_| {
+            let c = current_config(app).sanitized();
+            encode(&if restricted { c.without_secrets() } else { c })
+        }),
         (Service::Backrest, "SetConfig") => set_config(app, body),
         (Service::Backrest, "AddRepo") => add_repo(app, body),
         (Service::Backrest, "RemoveRepo") => remove_repo(app, body),
@@ -110,6 +125,9 @@ pub fn dispatch(app: &Arc<App>, req: Request, service: Service, method: &str, bo
         (Service::Backrest, "GetSummaryDashboard") => super::ops::summary_dashboard(app, body),
         (Service::Footrest, "PreviewSchedule") => super::footrest::preview_schedule(app, body),
         (Service::Footrest, "TestHook") => super::footrest::test_hook(app, body),
+        (Service::Footrest, "CreateApiKey") => super::footrest::create_api_key(app, body),
+        (Service::Footrest, "ListApiKeys") => super::footrest::list_api_keys(app, body),
+        (Service::Footrest, "RevokeApiKey") => super::footrest::revoke_api_key(app, body),
         _ => Err(ApiError::new(
             Code::Unimplemented,
             format!("{method} is not implemented by this version of footrest"),

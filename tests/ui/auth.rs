@@ -98,3 +98,43 @@ fn first_run_without_a_login_saves_auth_disabled_and_shows_no_gate() {
     );
     assert_eq!(get_config_status(&d, None), 200, "no token needed");
 }
+
+#[test]
+fn api_keys_are_created_used_and_revoked_from_settings() {
+    use crate::common::{Opts, basic_auth};
+    // admin / footrest-demo (bcrypt, base64), as in tests/fixtures/backrest-config.json.
+    let hash = "JDJhJDEwJHYzdlp4Ri41cERyb3gvTkUuLldMMHUyd1FPcEhZeVMvQmt6T1h3Qm8yazlhaGJDSXFOWlRD";
+    let d = Daemon::start_with(Opts {
+        config: Some(serde_json::json!({
+            "modno": 1, "version": 6, "instance": "ui-test",
+            "auth": {"users": [{"name": "admin", "passwordBcrypt": hash}]},
+        })),
+        ..Default::default()
+    });
+    let out = run_scenario("api-keys", &d, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let key = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("KEY="))
+        .expect("the scenario prints the key")
+        .trim()
+        .to_string();
+    assert_eq!(
+        get_config_status(&d, Some(&format!("Bearer {key}"))),
+        401,
+        "revoked"
+    );
+    let admin = basic_auth("admin", "footrest-demo");
+    let listed = http(
+        d.port,
+        "POST",
+        "/v1.Footrest/ListApiKeys",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &admin),
+        ],
+        b"{}",
+    );
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.json()["keys"], serde_json::json!([]));
+}

@@ -1,8 +1,9 @@
-// Settings: the instance name (shown), who may log in, and whether a login is required.
+// Settings: the instance name (shown), who may log in, whether a login is required, and the
+// API keys scripts use (Footrest/CreateApiKey, ListApiKeys, RevokeApiKey).
 
-import { h, field, clearErrors } from '../dom.js';
-import { rpc, authRpc } from '../api.js';
-import { text, showProblems } from '../forms/common.js';
+import { h, field, clearErrors, fmtTime } from '../dom.js';
+import { rpc, authRpc, call, num } from '../api.js';
+import { text, select, showProblems, ID_RE } from '../forms/common.js';
 
 export function render(main, _params, ctx) {
   const config = ctx.config;
@@ -125,5 +126,71 @@ export function render(main, _params, ctx) {
       users.length ? h('div.table-wrap', h('table', h('thead', h('tr', h('th', 'Username'), h('th', h('span.sr-only', 'Actions')))), h('tbody', userRows)))
         : h('p', 'No users yet.'),
       h('p.muted', 'Passwords are stored as bcrypt hashes, never shown.'), pwBox),
-    addForm);
+    addForm, apiKeys(formError));
+}
+
+const SCOPES = [
+  ['read', 'read: configuration without secrets, operations, dashboard, status, metrics'],
+  ['backup', 'backup: read, and start or cancel backups'],
+  ['admin', 'admin: everything a user can do'],
+];
+
+// API keys: listed, created (the key is shown once) and revoked.
+function apiKeys(formError) {
+  const list = h('div');
+  const shown = h('div', { role: 'status' });
+  async function refresh() {
+    try {
+      const r = await call('Footrest', 'ListApiKeys', {});
+      const keys = r.keys || [];
+      list.replaceChildren(keys.length
+        ? h('div.table-wrap', h('table', h('thead', h('tr', h('th', 'Name'), h('th', 'Scope'), h('th', 'Created'), h('th', h('span.sr-only', 'Actions')))),
+          h('tbody', keys.map((k) => h('tr', h('td', k.name), h('td', k.scope), h('td', fmtTime(num(k.createdMs))),
+            h('td.links', h('button.link.danger', { type: 'button', 'aria-label': `Revoke API key ${k.name}`, onclick: () => revoke(k.name) }, 'Revoke')))))))
+        : h('p', 'No API keys.'));
+    } catch (e) {
+      list.replaceChildren(h('p.form-error', `The keys could not be listed: ${e.message}`));
+    }
+  }
+  async function revoke(name) {
+    if (!confirm(`Revoke the API key ${name}? Scripts that use it stop working at once.`)) return;
+    try {
+      await call('Footrest', 'RevokeApiKey', { name });
+      shown.replaceChildren(h('p', `The API key ${name} was revoked.`));
+      refresh();
+    } catch (e) {
+      formError.textContent = `Not revoked: ${e.message}`;
+      formError.focus();
+    }
+  }
+  const name = field('Key name', text('', { autocomplete: 'off' }), { hint: 'Letters, digits, - _ and . (for example grafana).' });
+  const scope = field('Scope', select(SCOPES, 'read'));
+  const form = h('form', { novalidate: true, 'aria-label': 'Create an API key' }, name, scope,
+    h('button.primary', { type: 'submit' }, 'Create key'));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const n = name.input.value.trim();
+    if (!ID_RE.test(n)) {
+      name.setError('Use letters, digits, -, _ and . only.');
+      name.input.focus();
+      return;
+    }
+    try {
+      const r = await call('Footrest', 'CreateApiKey', { name: n, scope: scope.input.value });
+      name.input.value = '';
+      shown.replaceChildren(h('div.card',
+        h('p', h('strong', `The API key ${r.name} (${r.scope}):`), ' copy it now, it is not shown again.'),
+        h('p', h('code.api-key', r.key)),
+        h('p.muted', `Send it as: Authorization: Bearer ${r.key.slice(0, 8)}…`)));
+      refresh();
+    } catch (e) {
+      name.setError(e.message);
+      name.input.focus();
+    }
+  });
+  refresh();
+  return h('section.card', h('h2', 'API keys'),
+    h('p.muted', 'For scripts, Home Assistant and monitoring: a key is sent as Authorization: Bearer <key>, has a scope, and is stored only as a hash. Keys matter when the login is on.'),
+    list, shown, form);
 }
