@@ -87,7 +87,11 @@ fn measure(dir: &Path) {
     }))
     .expect("config");
     let (scrape, scrape_bytes) = time(&mut || monitor.metrics(&config, Some((0, 14))).len());
-    let (status, _) = time(&mut || monitor.status(&config, None, now, &tz).1.to_string().len());
+    let (status, _) = time(&mut || {
+        serde_json::to_vec(&monitor.status(&config, None, now, &tz).expect("status").1)
+            .expect("json")
+            .len()
+    });
     println!(
         "RESULT open_ms={} rss_added_mb={:.1} ops={} disk_mb={:.1} live_mb={:.1} scanned_mb={:.1} index_mb={:.1} \
          plan_last100_ms={} ({plan_n}) flow_ms={} ({flow_n}) modno_gte_ms={} ({modno_n}) \

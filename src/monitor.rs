@@ -17,7 +17,7 @@ use crate::dashboard;
 use crate::model::{OpKind, Operation, OperationStatus};
 use crate::oplog::{Change, OpLog};
 use crate::schedule::{TimeZone, Timestamp};
-use serde_json::{Value, json};
+use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
@@ -491,22 +491,19 @@ impl Monitor {
         x.out
     }
 
-    /// GET /status: (HTTP status, JSON). 200 when every scheduled plan (or the one asked for) is
-    /// healthy, 503 when one failed its last backup or is overdue, 404 for an unknown plan.
+    /// GET /status: 200 when every scheduled plan (or the one asked for) is healthy, 503 when
+    /// one failed its last backup or is overdue; Err for an unknown plan.
     pub fn status(
         &self,
         config: &Config,
         only_plan: Option<&str>,
         now_ms: i64,
         tz: &TimeZone,
-    ) -> (u16, Value) {
+    ) -> Result<(u16, Status), String> {
         if let Some(id) = only_plan
             && !config.plans.iter().any(|p| p.id == id)
         {
-            return (
-                404,
-                json!({"code": "not_found", "message": format!("no plan with id {id:?}")}),
-            );
+            return Err(format!("no plan with id {id:?}"));
         }
         let mut t = self.lock_tracker();
         apply_queued(&mut t, &self.queued);
@@ -545,36 +542,33 @@ impl Monitor {
             } else {
                 "ok"
             };
-            let next = t.next_run(&plan.repo, &plan.id);
             let running = t.in_flight.values().any(|f| {
                 f.kind == OpKind::Backup
                     && f.status == OperationStatus::InProgress
                     && f.plan_id == plan.id
                     && f.repo_id == plan.repo
             });
-            plans.push(json!({
-                "id": plan.id,
-                "repo": plan.repo,
-                "state": state,
-                "healthy": ok,
-                "scheduled": scheduled,
-                "lastStatus": last.map(|l| l.status.name()),
-                "lastRun": last.map(|l| iso(l.end_ms)),
-                "lastSuccess": last_success.map(|l| iso(l.end_ms)),
-                "nextRun": next.map(iso),
-                "overdue": overdue,
-                "running": running,
-                "snapshots": counts.get(&(plan.repo.as_str(), plan.id.as_str())).copied().unwrap_or(0),
-                "bytesAdded": b.and_then(|b| b.bytes_from.map(|_| b.bytes_added)),
-            }));
+            plans.push(PlanStatus {
+                bytes_added: b.and_then(|b| b.bytes_from.map(|_| b.bytes_added)),
+                healthy: ok,
+                id: plan.id.clone(),
+                last_run: last.map(|l| iso(l.end_ms)),
+                last_status: last.map(|l| l.status.name()),
+                last_success: last_success.map(|l| iso(l.end_ms)),
+                next_run: t.next_run(&plan.repo, &plan.id).map(iso),
+                overdue,
+                repo: plan.repo.clone(),
+                running,
+                scheduled,
+                snapshots: counts
+                    .get(&(plan.repo.as_str(), plan.id.as_str()))
+                    .copied()
+                    .unwrap_or(0),
+                state,
+            });
         }
-        let mut out = json!({
-            "healthy": healthy,
-            "time": iso(now_ms),
-            "plans": plans,
-        });
-        if only_plan.is_none() {
-            let repos: Vec<Value> = config
+        let repos = only_plan.is_none().then(|| {
+            config
                 .repos
                 .iter()
                 .map(|r| {
@@ -584,20 +578,73 @@ impl Monitor {
                             .filter(|((repo, _, t), _)| repo == &r.id && *t == ty)
                             .filter_map(|(_, s)| s.last)
                             .max_by_key(|l| l.order)
-                            .map(|l| json!({"status": l.status.name(), "time": iso(l.end_ms)}))
+                            .map(|l| TaskResult {
+                                status: l.status.name(),
+                                time: iso(l.end_ms),
+                            })
                     };
-                    json!({
-                        "id": r.id,
-                        "sizeBytes": t.repo_size.get(&r.id).map(|(s, _)| *s),
-                        "lastCheck": newest("check"),
-                        "lastPrune": newest("prune"),
-                    })
+                    RepoStatus {
+                        id: r.id.clone(),
+                        last_check: newest("check"),
+                        last_prune: newest("prune"),
+                        size_bytes: t.repo_size.get(&r.id).map(|(s, _)| *s),
+                    }
                 })
-                .collect();
-            out["repos"] = Value::Array(repos);
-        }
-        (if healthy { 200 } else { 503 }, out)
+                .collect()
+        });
+        let status = Status {
+            healthy,
+            plans,
+            repos,
+            time: iso(now_ms),
+        };
+        Ok((if healthy { 200 } else { 503 }, status))
     }
+}
+
+/// GET /status's answer (see the README); members in alphabetical order.
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    pub healthy: bool,
+    pub plans: Vec<PlanStatus>,
+    /// Left out for `?plan=ID`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repos: Option<Vec<RepoStatus>>,
+    pub time: String,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct PlanStatus {
+    pub bytes_added: Option<i64>,
+    pub healthy: bool,
+    pub id: String,
+    pub last_run: Option<String>,
+    pub last_status: Option<&'static str>,
+    pub last_success: Option<String>,
+    pub next_run: Option<String>,
+    pub overdue: bool,
+    pub repo: String,
+    pub running: bool,
+    pub scheduled: bool,
+    pub snapshots: i64,
+    pub state: &'static str,
+}
+
+#[derive(Serialize, Debug)]
+#[serde(rename_all = "camelCase")]
+pub struct RepoStatus {
+    pub id: String,
+    pub last_check: Option<TaskResult>,
+    pub last_prune: Option<TaskResult>,
+    pub size_bytes: Option<i64>,
+}
+
+#[derive(Serialize, Debug)]
+pub struct TaskResult {
+    pub status: &'static str,
+    pub time: String,
 }
 
 fn apply_queued(t: &mut Tracker, queued: &Mutex<Vec<Queued>>) {
@@ -834,6 +881,7 @@ mod tests {
         OperationStats, RepoStats,
     };
     use crate::oplog::Options;
+    use serde_json::{Value, json};
 
     const HOUR: i64 = 3600 * 1000;
     const NOW: i64 = 1_800_000_000_000; // 2027-01-15T08:00:00Z
@@ -1025,13 +1073,19 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir);
     }
 
+    /// /status as JSON, with its HTTP status.
+    fn answer(m: &Monitor, c: &Config, plan: Option<&str>) -> (u16, Value) {
+        let (code, s) = m.status(c, plan, NOW, &TimeZone::UTC).unwrap();
+        (code, serde_json::to_value(s).unwrap())
+    }
+
     #[test]
     fn status_says_overdue_as_the_dashboard_does_and_answers_503() {
         let (oplog, dir) = log("overdue");
         let m = Monitor::start(&oplog);
         let tz = TimeZone::UTC;
         let hourly = config(json!({"maxFrequencyHours": 1}));
-        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        let (code, s) = answer(&m, &hourly, None);
         assert_eq!(
             (code, s["plans"][0]["state"].as_str()),
             (200, Some("never_run"))
@@ -1040,20 +1094,20 @@ mod tests {
         // Yesterday evening: an hourly plan is overdue today (no success today, one expected).
         let mut evening = backup("p", NOW - 10 * HOUR, OperationStatus::Success, 5);
         oplog.add(&mut evening).unwrap();
-        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        let (code, s) = answer(&m, &hourly, None);
         assert_eq!(code, 503, "{s}");
         assert_eq!(s["plans"][0]["state"], "overdue");
         assert_eq!(s["plans"][0]["overdue"], true);
         // Daily: the same backup is recent enough.
         let daily = config(json!({"maxFrequencyDays": 1}));
-        let (code, s) = m.status(&daily, None, NOW, &tz);
+        let (code, s) = answer(&m, &daily, None);
         assert_eq!(code, 200, "{s}");
         assert_eq!(s["plans"][0]["state"], "ok");
         assert_eq!(s["plans"][0]["lastSuccess"], "2027-01-14T22:01:30Z");
         // Without a schedule, never overdue; unknown plan 404.
-        let (code, _) = m.status(&config(json!({"disabled": true})), None, NOW, &tz);
+        let (code, _) = answer(&m, &config(json!({"disabled": true})), None);
         assert_eq!(code, 200);
-        assert_eq!(m.status(&daily, Some("q"), NOW, &tz).0, 404);
+        assert!(m.status(&daily, Some("q"), NOW, &tz).is_err());
 
         // Today's backup succeeded: not overdue, as the dashboard's today flag.
         oplog
@@ -1064,7 +1118,7 @@ mod tests {
                 5,
             ))
             .unwrap();
-        let (code, s) = m.status(&hourly, None, NOW, &tz);
+        let (code, s) = answer(&m, &hourly, None);
         assert_eq!(code, 200, "{s}");
         let (_, plans) = {
             let ops = oplog.query(&Default::default(), 0).unwrap();

@@ -285,9 +285,13 @@ pub(super) fn create_api_key(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError
 
 /// ListApiKeys `{}` → `{keys: [{name, scope, createdMs}]}` (never a key or its hash).
 pub(super) fn list_api_keys(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
-    decode::<serde_json::Map<String, serde_json::Value>>(body)?;
+    decode::<serde_json::Value>(body)?;
+    #[derive(Serialize)]
+    struct ListApiKeysResponse {
+        keys: Vec<crate::apikeys::KeyInfo>,
+    }
     let keys = app.api_keys.list().map_err(key_error)?;
-    encode(&serde_json::json!({ "keys": keys }))
+    encode(&ListApiKeysResponse { keys })
 }
 
 /// RevokeApiKey `{name}`: the key stops working at once.

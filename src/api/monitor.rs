@@ -35,11 +35,15 @@ pub fn serve(app: &Arc<App>, req: Request, path: &str) {
         Err(why) => return respond_error(req, 400, &ApiError::invalid(why)),
     };
     let now = crate::util::now_ms();
-    let (status, body) = app
+    let answer = app
         .config
         .read(|c| app.monitor.status(c, plan.as_deref(), now, &app.zone.tz));
-    let resp = super::json_response(status, body.to_string().into_bytes())
-        .with_header(header("Cache-Control", "no-store"));
+    let (status, body) = match answer {
+        Ok(a) => a,
+        Err(why) => return respond_error(req, 404, &ApiError::not_found(why)),
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    let resp = super::json_response(status, body).with_header(header("Cache-Control", "no-store"));
     respond(req, resp);
 }
 

@@ -20,7 +20,7 @@ mod wire;
 pub use wire::BrokerUrl;
 
 use crate::config::{Config, SharedConfig};
-use crate::monitor::Monitor;
+use crate::monitor::{Monitor, Status};
 use crate::orchestrator::Orchestrator;
 use crate::schedule::TimeZone;
 use serde_json::Value;
@@ -249,8 +249,10 @@ impl Session {
     fn publish_changes(&mut self, conn: &mut Connection, node: &str) -> std::io::Result<bool> {
         let now = crate::util::now_ms();
         let wanted = self.env.config.read(|c| {
-            let (_, status) = self.env.monitor.status(c, None, now, &self.env.tz);
-            topics(c, &status, node)
+            match self.env.monitor.status(c, None, now, &self.env.tz) {
+                Ok((_, status)) => topics(c, &status, node),
+                Err(_) => BTreeMap::new(), // only for one unknown plan; this asks for all
+            }
         });
         let mut sent = false;
         let gone: Vec<String> = self
@@ -345,7 +347,7 @@ const REPO_ENTITIES: [(&str, &str, &str, &str); 2] = [
 ];
 
 /// Every retained topic and payload for this config and status (see the module doc).
-fn topics(config: &Config, status: &Value, node: &str) -> BTreeMap<String, Vec<u8>> {
+fn topics(config: &Config, status: &Status, node: &str) -> BTreeMap<String, Vec<u8>> {
     let mut out = BTreeMap::new();
     let name = if config.instance.is_empty() {
         node
@@ -357,31 +359,38 @@ fn topics(config: &Config, status: &Value, node: &str) -> BTreeMap<String, Vec<u
         Value::from(format!("footrest {name}")),
         env!("CARGO_PKG_VERSION"),
     );
-    for (kind, list, prefix) in [
-        ("plan", &PLAN_ENTITIES[..], ""),
-        ("repo", &REPO_ENTITIES[..], "repo_"),
-    ] {
-        for item in status[&format!("{kind}s")].as_array().into_iter().flatten() {
-            let id = item["id"].as_str().unwrap_or("");
-            let safe = topic_safe(id);
-            let state = format!("footrest/{node}/{kind}/{safe}/state");
-            for (component, suffix, title, rest) in list {
-                let object = format!("{prefix}{safe}_{suffix}");
-                let topic = match *component {
-                    "button" => format!(r#""command_topic":"footrest/{node}/plan/{safe}/backup""#),
-                    _ => format!(r#""state_topic":"{state}","json_attributes_topic":"{state}""#),
-                };
-                let payload = format!(
-                    r#"{{"name":{},"unique_id":"footrest_{node}_{object}",{topic},{rest},{device}}}"#,
-                    Value::from(title.replace("{}", id)),
-                );
-                out.insert(
-                    format!("{DISCOVERY_PREFIX}/{component}/footrest_{node}/{object}/config"),
-                    payload.into_bytes(),
-                );
-            }
-            out.insert(state, item.to_string().into_bytes());
+    let plans = status
+        .plans
+        .iter()
+        .map(|p| ("plan", &PLAN_ENTITIES[..], "", &p.id, serde_json::to_vec(p)));
+    let repos = status.repos.iter().flatten().map(|r| {
+        (
+            "repo",
+            &REPO_ENTITIES[..],
+            "repo_",
+            &r.id,
+            serde_json::to_vec(r),
+        )
+    });
+    for (kind, list, prefix, id, state_json) in plans.chain(repos) {
+        let safe = topic_safe(id);
+        let state = format!("footrest/{node}/{kind}/{safe}/state");
+        for (component, suffix, title, rest) in list {
+            let object = format!("{prefix}{safe}_{suffix}");
+            let topic = match *component {
+                "button" => format!(r#""command_topic":"footrest/{node}/plan/{safe}/backup""#),
+                _ => format!(r#""state_topic":"{state}","json_attributes_topic":"{state}""#),
+            };
+            let payload = format!(
+                r#"{{"name":{},"unique_id":"footrest_{node}_{object}",{topic},{rest},{device}}}"#,
+                Value::from(title.replace("{}", id)),
+            );
+            out.insert(
+                format!("{DISCOVERY_PREFIX}/{component}/footrest_{node}/{object}/config"),
+                payload.into_bytes(),
+            );
         }
+        out.insert(state, state_json.unwrap_or_default());
     }
     out
 }
@@ -399,10 +408,12 @@ mod tests {
             "plans": [{"id": "home.docs", "repo": "nas", "paths": ["/x"]}],
         }))
         .unwrap();
-        let status = json!({
-            "plans": [{"id": "home.docs", "repo": "nas", "state": "ok", "healthy": true}],
-            "repos": [{"id": "nas", "sizeBytes": 5}],
-        });
+        let dir = std::env::temp_dir().join(format!("footrest-mqtt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let m = Monitor::start(&std::sync::Arc::new(
+            crate::oplog::OpLog::open(&dir).unwrap(),
+        ));
+        let (_, status) = m.status(&config, None, 0, &TimeZone::UTC).unwrap();
         let t = topics(&config, &status, &topic_safe(&config.instance));
         let keys: Vec<&str> = t.keys().map(|k| k.as_str()).collect();
         assert!(
@@ -446,5 +457,6 @@ mod tests {
         .unwrap();
         assert_eq!(size["state_topic"], "footrest/pi_zero/repo/nas/state");
         assert_eq!(size["unit_of_measurement"], "B");
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -22,62 +22,16 @@ const SUFFIX_PREFIX: &[u8] = b",\"crc32\":\"";
 /// `,"crc32":"` + 8 hex digits + `"}`.
 const SUFFIX_LEN: usize = SUFFIX_PREFIX.len() + 8 + 2;
 
-/// CRC-32 (IEEE 802.3), slicing by 8; tables built at compile time.
-static CRC_TABLES: [[u32; 256]; 8] = crc_tables();
-
-const fn crc_tables() -> [[u32; 256]; 8] {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut i = 0;
-    while i < 256 {
-        let mut s = 1;
-        while s < 8 {
-            let prev = t[s - 1][i];
-            t[s][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            s += 1;
-        }
-        i += 1;
-    }
-    t
-}
-
+/// CRC-32 (IEEE 802.3), by crc32fast (in the build already for gzip).
 pub fn crc32(data: &[u8]) -> u32 {
-    !crc32_update(!0, data)
+    crc32fast::hash(data)
 }
 
 /// Continues a CRC-32 over more data; start from `!0` and invert the end result.
-pub fn crc32_update(mut c: u32, data: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut chunks = data.chunks_exact(8);
-    for ch in &mut chunks {
-        let lo = c ^ u32::from_le_bytes([ch[0], ch[1], ch[2], ch[3]]);
-        c = t[7][(lo & 0xff) as usize]
-            ^ t[6][((lo >> 8) & 0xff) as usize]
-            ^ t[5][((lo >> 16) & 0xff) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][ch[4] as usize]
-            ^ t[2][ch[5] as usize]
-            ^ t[1][ch[6] as usize]
-            ^ t[0][ch[7] as usize];
-    }
-    for &b in chunks.remainder() {
-        c = t[0][((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-    }
-    c
+pub fn crc32_update(c: u32, data: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(!c);
+    h.update(data);
+    !h.finalize()
 }
 
 /// Closes a JSON object body (everything but its final `}`) with the checksum member and `\n`.
@@ -326,11 +280,22 @@ mod tests {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
         let long: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        // Bit by bit, as the standard defines it.
         let mut c = !0u32;
         for &b in &long {
-            c = CRC_TABLES[0][((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
         }
         assert_eq!(crc32(&long), !c);
+        // In pieces, as the segment writer sums a line.
+        let (a, b) = long.split_at(333);
+        assert_eq!(!crc32_update(crc32_update(!0, a), b), !c);
     }
 
     #[test]
