@@ -428,14 +428,18 @@ impl Config {
         c
     }
 
-    /// What an API key below `admin` sees of the config (after `sanitized`): repo passwords and
-    /// the values of repo environment variables masked, hooks (their URLs and commands carry
-    /// tokens) and the `sync` section left out. The shape stays a valid Config.
+    /// What an API key below `admin` sees of the config (after `sanitized`): repo passwords,
+    /// the password in a repo URI's user info and the values of repo environment variables
+    /// masked; restic flags (they may carry `--password-command` and the like), hooks (their URLs
+    /// and commands carry tokens) and the `sync` section left out. The shape stays a valid
+    /// Config.
     pub fn without_secrets(mut self) -> Config {
         for r in &mut self.repos {
             if !r.password.is_empty() {
                 r.password = SANITIZED.into();
             }
+            r.uri = mask_userinfo(&r.uri);
+            r.flags.clear();
             for e in &mut r.env {
                 if let Some((name, _)) = e.split_once('=') {
                     *e = format!("{name}={SANITIZED}");
@@ -445,6 +449,7 @@ impl Config {
         }
         for p in &mut self.plans {
             p.hooks.clear();
+            p.backup_flags.clear();
         }
         self.extra.remove("sync");
         self
@@ -673,6 +678,26 @@ impl RetentionPolicy {
 const ID_RULE: &str = "must contain only letters, digits, '_', '-' and '.'";
 
 /// Ids as Backrest documents them: `^[a-zA-Z0-9_\-\.]+$`.
+/// A repo URI with the password of its user info (`rest:https://user:pass@host/`) masked.
+fn mask_userinfo(uri: &str) -> String {
+    let Some(scheme_end) = uri.find("://") else {
+        return uri.to_string();
+    };
+    let rest = &uri[scheme_end + 3..];
+    let host_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!(
+                "{}{user}:{SANITIZED}{}",
+                &uri[..scheme_end + 3],
+                &rest[at..]
+            )
+        }
+        None => uri.to_string(),
+    }
+}
+
 pub fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id
@@ -865,6 +890,27 @@ pub fn sanitize_instance(host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_restricted_view_masks_every_secret_and_stays_a_config() {
+        let c: Config = serde_json::from_value(serde_json::json!({
+            "instance": "i",
+            "repos": [{"id": "r", "uri": "rest:https://u:hunter2@nas:8000/r", "password": "pw",
+                       "env": ["AWS_SECRET_ACCESS_KEY=abc"], "flags": ["--password-command=cat /k"],
+                       "hooks": [{"actionWebhook": {"webhookUrl": "https://x/token"}}]}],
+            "plans": [{"id": "p", "repo": "r", "paths": ["/x"], "backupFlags": ["--password-file=/k"]}],
+        }))
+        .unwrap();
+        let v = c.without_secrets();
+        let text = serde_json::to_string(&v).unwrap();
+        for secret in ["hunter2", "pw\"", "abc", "/k", "token"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(v.repos[0].uri, "rest:https://u:********@nas:8000/r");
+        assert_eq!(v.repos[0].env, ["AWS_SECRET_ACCESS_KEY=********"]);
+        assert_eq!(mask_userinfo("/srv/repo"), "/srv/repo");
+        assert_eq!(mask_userinfo("sftp://host/x@y"), "sftp://host/x@y");
+    }
 
     const FIXTURE: &str = include_str!("../tests/fixtures/backrest-config.json");
 

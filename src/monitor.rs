@@ -113,6 +113,8 @@ struct TaskState {
     /// The newest finished run: (start, id) to order, status, start and end.
     last: Option<Finished>,
     last_success: Option<Finished>,
+    /// The success before `last_success`, for when that one turns out to have failed.
+    prev_success: Option<Finished>,
 }
 
 #[derive(Clone, Copy)]
@@ -154,7 +156,13 @@ struct Tracker {
     snapshots: Snapshots,
     /// Repo id → (total size, (start, id) of the stats operation it came from).
     repo_size: BTreeMap<String, (i64, (i64, i64))>,
+    /// Operations finished while this process runs, newest last, with their status (see
+    /// `apply`).
+    recent: std::collections::VecDeque<(i64, OperationStatus)>,
 }
+
+/// How many finished operations `Tracker::recent` remembers.
+const RECENT: usize = 256;
 
 impl Tracker {
     fn apply(&mut self, e: &Event) {
@@ -179,6 +187,16 @@ impl Tracker {
             return;
         }
         let was_running = self.in_flight.remove(&e.id).is_some();
+        if let Some(i) = self.recent.iter().position(|(id, _)| *id == e.id) {
+            // Finished before, in this process: its status moved (an end hook that failed, a
+            // retry that ended), so its run moves too rather than counting twice.
+            let old = self.recent[i].1;
+            if old != e.status {
+                self.recent[i].1 = e.status;
+                self.restate(e, old);
+            }
+            return;
+        }
         let new = if e.created {
             e.id > self.loaded_max_id
         } else {
@@ -186,7 +204,33 @@ impl Tracker {
         };
         if new {
             self.finish(e);
+            if self.recent.len() >= RECENT {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((e.id, e.status));
         }
+    }
+
+    /// A finished operation's status changed from `old` to `e.status`.
+    fn restate(&mut self, e: &Event, old: OperationStatus) {
+        if let Some(t) = task_type(e.kind) {
+            let st = self
+                .tasks
+                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
+                .or_default();
+            let old = status_label(old).0;
+            if let Some(n) = st.runs.get_mut(old) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    st.runs.remove(old);
+                }
+            }
+            *st.runs.entry(status_label(e.status).0).or_default() += 1;
+            if !succeeded(e.status) && st.last_success.is_some_and(|l| l.order.1 == e.id) {
+                st.last_success = st.prev_success.take();
+            }
+        }
+        self.note_latest(e);
     }
 
     /// Records a task that has just finished: one more run, and the newest figures.
@@ -230,6 +274,9 @@ impl Tracker {
                 st.last = Some(f);
             }
             if succeeded(e.status) && st.last_success.is_none_or(|l| f.order >= l.order) {
+                if st.last_success.is_some_and(|l| l.order != f.order) {
+                    st.prev_success = st.last_success;
+                }
                 st.last_success = Some(f);
             }
         }
@@ -368,7 +415,7 @@ impl Monitor {
         for (name, help, pick) in per_backup {
             x.family(name, "gauge", help);
             for ((repo, plan), b) in &backups {
-                x.sample(name, &[("plan_id", plan), ("repo_id", repo)], pick(b));
+                x.sample(name, &[("plan_id", plan), ("repo_id", repo)], &pick(b));
             }
         }
         x.family(
@@ -381,7 +428,7 @@ impl Monitor {
             x.sample(
                 "tasks_duration_secs",
                 &[("plan_id", plan), ("repo_id", repo), ("task_type", ty)],
-                secs,
+                &secs,
             );
         }
         x.family(
@@ -397,7 +444,7 @@ impl Monitor {
                     ("status", status),
                     ("task_type", ty),
                 ];
-                x.sample("tasks_run_total", &labels, n);
+                x.sample("tasks_run_total", &labels, &n);
             }
         }
         x.family("last_task_status", "gauge", "The status of the last task");
@@ -409,7 +456,7 @@ impl Monitor {
                 ("status", status),
                 ("task_type", ty),
             ];
-            x.sample("last_task_status", &labels, v);
+            x.sample("last_task_status", &labels, &v);
         }
         type Last = fn(&TaskState) -> Option<Finished>;
         let ends: [(&str, &str, Last); 2] = [
@@ -430,7 +477,7 @@ impl Monitor {
                 x.sample(
                     name,
                     &[("plan_id", plan), ("repo_id", repo), ("task_type", ty)],
-                    secs(l.end_ms),
+                    &secs(l.end_ms),
                 );
             }
         }
@@ -440,7 +487,7 @@ impl Monitor {
             "Snapshots of the plan in the repo, as the history knows them",
         );
         for ((repo, plan), n) in t.snapshots.counts() {
-            x.sample("snapshots", &[("plan_id", plan), ("repo_id", repo)], n);
+            x.sample("snapshots", &[("plan_id", plan), ("repo_id", repo)], &n);
         }
         x.family(
             "repo_size_bytes",
@@ -448,7 +495,7 @@ impl Monitor {
             "The repo's total size at its latest stats run",
         );
         for (repo, (size, _)) in &t.repo_size {
-            x.sample("repo_size_bytes", &[("repo_id", repo)], size);
+            x.sample("repo_size_bytes", &[("repo_id", repo)], &size);
         }
         x.family(
             "next_run_timestamp_seconds",
@@ -460,7 +507,7 @@ impl Monitor {
                 x.sample(
                     "next_run_timestamp_seconds",
                     &[("plan_id", &plan.id), ("repo_id", &plan.repo)],
-                    secs(next),
+                    &secs(next),
                 );
             }
         }
@@ -470,13 +517,13 @@ impl Monitor {
             "gauge",
             "Resident memory size in bytes",
         );
-        x.raw_sample("process_resident_memory_bytes", &[], resident_bytes());
+        x.raw_sample("process_resident_memory_bytes", &[], &resident_bytes());
         x.raw_family(
             "process_start_time_seconds",
             "gauge",
             "Start time of the process since unix epoch in seconds",
         );
-        x.raw_sample("process_start_time_seconds", &[], self.started_s);
+        x.raw_sample("process_start_time_seconds", &[], &self.started_s);
         x.raw_family(
             "footrest_build_info",
             "gauge",
@@ -487,7 +534,7 @@ impl Monitor {
             ("restic_version", restic.as_str()),
             ("version", env!("CARGO_PKG_VERSION")),
         ];
-        x.raw_sample("footrest_build_info", &labels, 1);
+        x.raw_sample("footrest_build_info", &labels, &1);
         x.out
     }
 
@@ -807,7 +854,7 @@ impl Exposition {
         self.raw_family(&format!("backrest_{name}"), kind, help);
     }
 
-    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: &dyn std::fmt::Display) {
         let labels: Vec<(&str, &str)> = labels
             .iter()
             .map(|&(k, v)| match k {
@@ -822,7 +869,7 @@ impl Exposition {
         let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
     }
 
-    fn raw_sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+    fn raw_sample(&mut self, name: &str, labels: &[(&str, &str)], value: &dyn std::fmt::Display) {
         self.out.push_str(name);
         for (i, (k, v)) in labels.iter().enumerate() {
             self.out.push(if i == 0 { '{' } else { ',' });
@@ -967,6 +1014,15 @@ mod tests {
         oplog.update(&mut done).unwrap();
         // Updated again once finished (a hook's status, a forget mark): not a new run.
         oplog.update(&mut done).unwrap();
+        // A newer success that an end hook then turns into an error: the run moves from success
+        // to failed, and the last success is the one before again.
+        let mut hooked = backup("p", NOW - 4 * HOUR, OperationStatus::InProgress, 0);
+        oplog.add(&mut hooked).unwrap();
+        hooked.status = OperationStatus::Success;
+        hooked.unix_time_end_ms = hooked.unix_time_start_ms + 90_000;
+        oplog.update(&mut hooked).unwrap();
+        hooked.status = OperationStatus::Error;
+        oplog.update(&mut hooked).unwrap();
         // A failure, a cancel, a forget, a stats run, snapshots (one forgotten, one deleted).
         oplog
             .add(&mut backup("p", NOW - 2 * HOUR, OperationStatus::Error, 0))
@@ -1029,7 +1085,7 @@ mod tests {
         let ok = "backrest_tasks_run_total{plan_id=\"p\",repo_id=\"r\",status=\"success\",task_type=\"backup\"}";
         assert_eq!(value(&text, ok).as_deref(), Some("1"), "{text}");
         let failed = "backrest_tasks_run_total{plan_id=\"p\",repo_id=\"r\",status=\"failed\",task_type=\"backup\"}";
-        assert_eq!(value(&text, failed).as_deref(), Some("1"));
+        assert_eq!(value(&text, failed).as_deref(), Some("2"));
         let cancelled = "backrest_last_task_status{plan_id=\"_unassociated_\",repo_id=\"r\",status=\"cancelled\",task_type=\"backup\"}";
         assert_eq!(value(&text, cancelled).as_deref(), Some("-1"));
         let last = "backrest_last_task_status{plan_id=\"p\",repo_id=\"r\",status=\"failed\",task_type=\"backup\"}";

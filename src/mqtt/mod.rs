@@ -130,10 +130,15 @@ impl Session {
             ) {
                 Ok(conn) => {
                     log::info!("mqtt: connected to {}", self.url.display());
-                    backoff = Duration::from_secs(1);
-                    failures = 0;
+                    let began = Instant::now();
                     if let Err(e) = self.session(conn, &node) {
                         log::warn!("mqtt: connection to {} lost: {e}", self.url.display());
+                    }
+                    // A broker that takes the connection and drops it at once (a second client
+                    // with our id, say) is retried with the backoff, not every second.
+                    if began.elapsed() >= Duration::from_secs(60) {
+                        backoff = Duration::from_secs(1);
+                        failures = 0;
                     }
                 }
                 Err(e) => {
@@ -176,6 +181,7 @@ impl Session {
         let keep_alive = keep_alive();
         let mut last_sent = Instant::now();
         let mut last_heard = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
         let mut last_refresh = Instant::now();
         loop {
             if self.stop.load(Ordering::SeqCst) {
@@ -186,9 +192,16 @@ impl Session {
             match conn.read()? {
                 Incoming::Message(m) => {
                     last_heard = Instant::now();
-                    self.on_message(node, &m.topic);
+                    // A retained command is an old press (or a stray `-r`): pressing again after
+                    // every reconnect would back up each time.
+                    if !m.retained {
+                        self.on_message(node, &m.topic);
+                    }
                 }
-                Incoming::Ack => last_heard = Instant::now(),
+                Incoming::Ack => {
+                    last_heard = Instant::now();
+                    ping_sent = None;
+                }
                 Incoming::Idle => {}
             }
             let changed = self.woken.try_recv().is_ok() | self.config_changed.try_recv().is_ok();
@@ -202,12 +215,16 @@ impl Session {
                 }
                 last_refresh = Instant::now();
             }
-            if last_sent.elapsed() >= keep_alive / 2 {
+            // Publishes (QoS 0) get no answer: a ping tells a live broker from a dead one, sent
+            // when we have been quiet or have not heard from it for half a keep-alive.
+            let half = keep_alive / 2;
+            if ping_sent.is_none() && (last_sent.elapsed() >= half || last_heard.elapsed() >= half)
+            {
                 conn.ping()?;
                 last_sent = Instant::now();
+                ping_sent = Some(last_sent);
             }
-            // Pings are answered: silence past 1.5 keep-alives is a dead connection.
-            if last_heard.elapsed() > keep_alive * 3 / 2 {
+            if ping_sent.is_some_and(|t| t.elapsed() > keep_alive) {
                 return Err(std::io::Error::other("the broker stopped answering"));
             }
         }
@@ -231,9 +248,17 @@ impl Session {
             log::warn!("mqtt: backup asked for an unknown plan {plan_topic:?}");
             return;
         };
-        let busy = self.env.orchestrator.queued().iter().any(|(_, _, t)| {
+        let queued = self.env.orchestrator.queued().iter().any(|(_, _, t)| {
             matches!(t, crate::orchestrator::Task::Backup { plan_id, .. } if *plan_id == plan)
         });
+        // The running task is no longer in the queue: the monitor knows it runs.
+        let running = self.env.config.read(|c| {
+            self.env
+                .monitor
+                .status(c, Some(&plan), crate::util::now_ms(), &self.env.tz)
+                .is_ok_and(|(_, s)| s.plans.iter().any(|p| p.running))
+        });
+        let busy = queued || running;
         if busy {
             log::info!("mqtt: a backup of {plan} is already queued or running");
             return;

@@ -102,6 +102,8 @@ fn redact(url: &str) -> String {
 pub struct Message {
     pub topic: String,
     pub payload: Vec<u8>,
+    /// Delivered from the broker's store (sent with retain), not as it was published.
+    pub retained: bool,
 }
 
 /// What one read brought.
@@ -287,6 +289,7 @@ impl Connection {
                 Ok(Incoming::Message(Message {
                     topic,
                     payload: body[at..].to_vec(),
+                    retained: kind & 1 != 0,
                 }))
             }
             SUBACK | PINGRESP | PUBACK => Ok(Incoming::Ack),
