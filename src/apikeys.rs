@@ -119,10 +119,7 @@ impl std::fmt::Display for KeyError {
 }
 
 fn sha256_hex(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// Equal bytes, in a time that does not depend on where they differ.

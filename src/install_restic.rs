@@ -170,10 +170,6 @@ pub fn find_checksum(sums: &str, file: &str) -> Option<String> {
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Downloads, verifies and installs restic; returns the installed path.
 pub fn install(opts: &Options) -> Result<PathBuf, Error> {
     check_version(&opts.version)?;
@@ -282,7 +278,7 @@ fn download_hashed(agent: &ureq::Agent, url: &str, path: &Path) -> Result<String
         hasher.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(io_err(path))?;
     }
-    Ok(hex(&hasher.finalize()))
+    Ok(crate::util::hex(&hasher.finalize()))
 }
 
 /// bunzip2 `from` into a new 0755 file `to`, synced to disk.

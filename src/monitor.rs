@@ -214,10 +214,7 @@ impl Tracker {
     /// A finished operation's status changed from `old` to `e.status`.
     fn restate(&mut self, e: &Event, old: OperationStatus) {
         if let Some(t) = task_type(e.kind) {
-            let st = self
-                .tasks
-                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
-                .or_default();
+            let st = self.task_of(e, t);
             let old = status_label(old).0;
             if let Some(n) = st.runs.get_mut(old) {
                 *n = n.saturating_sub(1);
@@ -236,10 +233,7 @@ impl Tracker {
     /// Records a task that has just finished: one more run, and the newest figures.
     fn finish(&mut self, e: &Event) {
         if let Some(t) = task_type(e.kind) {
-            let st = self
-                .tasks
-                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
-                .or_default();
+            let st = self.task_of(e, t);
             *st.runs.entry(status_label(e.status).0).or_default() += 1;
         }
         if e.kind == OpKind::Backup {
@@ -247,6 +241,12 @@ impl Tracker {
             b.first_start_ms = Some(b.first_start_ms.map_or(e.start_ms, |f| f.min(e.start_ms)));
         }
         self.note_latest(e);
+    }
+
+    fn task_of(&mut self, e: &Event, task_type: &'static str) -> &mut TaskState {
+        self.tasks
+            .entry((e.repo_id.clone(), e.plan_id.clone(), task_type))
+            .or_default()
     }
 
     fn backup_of(&mut self, e: &Event) -> &mut BackupState {
@@ -260,10 +260,7 @@ impl Tracker {
     fn note_latest(&mut self, e: &Event) {
         let order = (e.start_ms, e.id);
         if let Some(t) = task_type(e.kind) {
-            let st = self
-                .tasks
-                .entry((e.repo_id.clone(), e.plan_id.clone(), t))
-                .or_default();
+            let st = self.task_of(e, t);
             let f = Finished {
                 order,
                 status: e.status,
@@ -305,6 +302,16 @@ impl Tracker {
         }
     }
 
+    /// Whether a backup of `plan` runs now.
+    fn backup_running(&self, repo: &str, plan: &str) -> bool {
+        self.in_flight.values().any(|f| {
+            f.kind == OpKind::Backup
+                && f.status == OperationStatus::InProgress
+                && f.plan_id == plan
+                && f.repo_id == repo
+        })
+    }
+
     /// The earliest start of a PENDING backup of `plan`: its next scheduled run.
     fn next_run(&self, repo: &str, plan: &str) -> Option<i64> {
         self.in_flight
@@ -331,9 +338,7 @@ pub struct Monitor {
 impl Monitor {
     /// Subscribes to `oplog`, then builds the state from its history.
     pub fn start(oplog: &Arc<OpLog>) -> Arc<Monitor> {
-        let started_s = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let started_s = crate::util::now_ms() as f64 / 1000.0;
         let m = Arc::new(Monitor {
             tracker: Mutex::new(Tracker::default()),
             queued: Mutex::new(Vec::new()),
@@ -382,6 +387,13 @@ impl Monitor {
     fn drain(&self) {
         let mut t = self.lock_tracker();
         apply_queued(&mut t, &self.queued);
+    }
+
+    /// Whether a backup of `plan` (in `repo`) runs now.
+    pub fn backup_running(&self, repo: &str, plan: &str) -> bool {
+        let mut t = self.lock_tracker();
+        apply_queued(&mut t, &self.queued);
+        t.backup_running(repo, plan)
     }
 
     /// The Prometheus text exposition (format 0.0.4) of everything the monitor knows.
@@ -589,12 +601,7 @@ impl Monitor {
             } else {
                 "ok"
             };
-            let running = t.in_flight.values().any(|f| {
-                f.kind == OpKind::Backup
-                    && f.status == OperationStatus::InProgress
-                    && f.plan_id == plan.id
-                    && f.repo_id == plan.repo
-            });
+            let running = t.backup_running(&plan.repo, &plan.id);
             plans.push(PlanStatus {
                 bytes_added: b.and_then(|b| b.bytes_from.map(|_| b.bytes_added)),
                 healthy: ok,

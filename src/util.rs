@@ -11,6 +11,11 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A URL component with its `%XX` escapes decoded; an error names a bad escape or a result that
 /// is not UTF-8.
 pub fn percent_decode(s: &str) -> Result<String, String> {

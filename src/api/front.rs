@@ -116,7 +116,7 @@ pub fn internal_socket_path(data_dir: &std::path::Path) -> io::Result<PathBuf> {
     }
     let mut r = [0u8; 8];
     crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
-    let tag: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let tag = crate::util::hex(&r);
     Ok(std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id())))
 }
 

@@ -242,9 +242,9 @@ impl Session {
             c.plans
                 .iter()
                 .find(|p| topic_safe(&p.id) == plan_topic)
-                .map(|p| p.id.clone())
+                .map(|p| (p.id.clone(), p.repo.clone()))
         });
-        let Some(plan) = plan else {
+        let Some((plan, repo)) = plan else {
             log::warn!("mqtt: backup asked for an unknown plan {plan_topic:?}");
             return;
         };
@@ -252,14 +252,7 @@ impl Session {
             matches!(t, crate::orchestrator::Task::Backup { plan_id, .. } if *plan_id == plan)
         });
         // The running task is no longer in the queue: the monitor knows it runs.
-        let running = self.env.config.read(|c| {
-            self.env
-                .monitor
-                .status(c, Some(&plan), crate::util::now_ms(), &self.env.tz)
-                .is_ok_and(|(_, s)| s.plans.iter().any(|p| p.running))
-        });
-        let busy = queued || running;
-        if busy {
+        if queued || self.env.monitor.backup_running(&repo, &plan) {
             log::info!("mqtt: a backup of {plan} is already queued or running");
             return;
         }
