@@ -531,7 +531,7 @@ impl Config {
                 }
             }
             for f in &repo.flags {
-                if crate::restic::split_words(f).is_err() {
+                if crate::words::split_words(f).is_err() {
                     problems.push(format!("{what}: flag {f:?} has an unterminated quote"));
                 }
             }
@@ -592,7 +592,7 @@ impl Config {
                 problems.push(format!("{what}: at least one path is required"));
             }
             for flag in &plan.backup_flags {
-                if crate::restic::split_words(flag).is_err() {
+                if crate::words::split_words(flag).is_err() {
                     problems.push(format!(
                         "{what}: backup flag {flag:?} has an unterminated quote"
                     ));

@@ -9,7 +9,9 @@
 //! in the backup summary) and 0.17+ (JSON `exit_error` lines, exit codes 10/11/12, full ids).
 //! Called from the worker thread and, for read-only commands, from handler threads.
 
+use crate::cancel::CancelHandle;
 use crate::config::Repo;
+use crate::words::split_words;
 use crate::model::{
     BackupProgressError, BackupProgressStatusEntry, BackupProgressSummary, ResticSnapshot,
     SnapshotSummary,
@@ -21,14 +23,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::time::{Duration, Instant};
 
 /// How much of restic's stderr is kept to explain a failure.
 const STDERR_KEPT: usize = 8 * 1024;
-/// How long a cancelled restic gets to stop after SIGINT before its group is killed.
-const KILL_AFTER: Duration = Duration::from_secs(10);
 /// How much of restic's output goes into an operation's error message (docs/COMPATIBILITY.md §6).
 const MESSAGE_MAX: usize = 1000;
 
@@ -50,7 +47,41 @@ pub enum ResticError {
     BadArgument(String),
 }
 
+/// What a restic error means for the caller, whatever asked for it (a task or a browse call).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResticKind {
+    /// restic could not be started.
+    NotStarted,
+    /// footrest was asked to pass an unusable argument.
+    BadArgument,
+    /// The repository password is wrong.
+    WrongPassword,
+    /// The snapshot, file or id asked for does not exist.
+    NoSuchObject,
+    /// Another process holds the repository's lock.
+    Locked,
+    /// Any other failure.
+    Failed,
+}
+
 impl ResticError {
+    pub fn kind(&self) -> ResticKind {
+        match self {
+            Self::Spawn { .. } => ResticKind::NotStarted,
+            Self::BadArgument(_) => ResticKind::BadArgument,
+            Self::Exit { message, .. }
+                if message.contains("no matching ID found")
+                    || message.contains("not found in snapshot")
+                    || message.contains("invalid id") =>
+            {
+                ResticKind::NoSuchObject
+            }
+            e if e.is_wrong_password() => ResticKind::WrongPassword,
+            e if e.is_locked() => ResticKind::Locked,
+            _ => ResticKind::Failed,
+        }
+    }
+
     /// Exit code 10 (0.17+) or the 0.14 text for a repository that is not there.
     pub fn is_repo_missing(&self) -> bool {
         match self {
@@ -107,72 +138,6 @@ impl fmt::Display for ResticError {
 }
 
 impl std::error::Error for ResticError {}
-
-/// A handle to stop a running restic (its whole process group). Cloned into the task record so
-/// that Cancel and shutdown can reach it from other threads.
-#[derive(Clone, Debug, Default)]
-pub struct CancelHandle {
-    inner: Arc<CancelInner>,
-}
-
-#[derive(Debug, Default)]
-struct CancelInner {
-    cancelled: AtomicBool,
-    pgid: AtomicI32,
-}
-
-impl CancelHandle {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Stops the running restic with SIGINT (restic then removes its lock), and its whole
-    /// process group with SIGKILL if it is still running 10 s later. Later starts are refused.
-    pub fn cancel(&self) {
-        self.inner.cancelled.store(true, Ordering::SeqCst);
-        let pgid = self.inner.pgid.load(Ordering::SeqCst);
-        if pgid > 0 {
-            // SAFETY: kill(2) with a negative pid signals the process group we created.
-            unsafe { libc::kill(-pgid, libc::SIGINT) };
-            let inner = Arc::clone(&self.inner);
-            let _ = std::thread::Builder::new()
-                .name("restic-kill".into())
-                .spawn(move || {
-                    let deadline = Instant::now() + KILL_AFTER;
-                    while Instant::now() < deadline {
-                        if inner.pgid.load(Ordering::SeqCst) != pgid {
-                            return;
-                        }
-                        std::thread::sleep(Duration::from_millis(50));
-                    }
-                    if inner.pgid.load(Ordering::SeqCst) == pgid {
-                        // SAFETY: the group is still ours: the run that owns it has not ended.
-                        unsafe { libc::kill(-pgid, libc::SIGKILL) };
-                    }
-                });
-        }
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.inner.cancelled.load(Ordering::SeqCst)
-    }
-
-    fn set_pgid(&self, pgid: i32) {
-        self.inner.pgid.store(pgid, Ordering::SeqCst);
-        if pgid > 0 && self.is_cancelled() {
-            // SAFETY: as above.
-            unsafe { libc::kill(-pgid, libc::SIGINT) };
-        }
-    }
-
-    fn kill_group(&self) {
-        let pgid = self.inner.pgid.load(Ordering::SeqCst);
-        if pgid > 0 {
-            // SAFETY: as above.
-            unsafe { libc::kill(-pgid, libc::SIGKILL) };
-        }
-    }
-}
 
 /// How to run restic for one repository.
 #[derive(Clone, Debug)]
@@ -954,84 +919,9 @@ pub fn expand_env(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// Splits a string into words the way a POSIX shell would (quotes and backslashes), without
-/// expanding anything. Used for repo flags and backup_flags.
-pub fn split_words(s: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated single quote".into()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => cur.push(c),
-                            Some('\n') => {}
-                            Some(c) => {
-                                cur.push('\\');
-                                cur.push(c);
-                            }
-                            None => return Err("unterminated double quote".into()),
-                        },
-                        Some(c) => cur.push(c),
-                        None => return Err("unterminated double quote".into()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some('\n') => {}
-                    Some(c) => cur.push(c),
-                    None => return Err("trailing backslash".into()),
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
-    }
-    Ok(words)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn split_words_handles_quotes_like_a_shell() {
-        assert_eq!(
-            split_words(r#"--exclude "a b" 'c d' e\ f"#).unwrap(),
-            ["--exclude", "a b", "c d", "e f"]
-        );
-        assert_eq!(split_words("  ").unwrap(), Vec::<String>::new());
-        assert_eq!(split_words(r#"--x="" "#).unwrap(), ["--x="]);
-        assert!(split_words("'open").is_err());
-    }
 
     #[test]
     fn versions_are_read_from_restic_version() {

@@ -11,7 +11,7 @@ use super::stream::ChunkedBody;
 use super::{ApiError, App, Code};
 use crate::model::{OpKind, Operation, StringList};
 use crate::proto::{i64s, is_default};
-use crate::restic::{Restic, ResticError};
+use crate::restic::Restic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::io::{self, Write};
@@ -82,22 +82,6 @@ pub fn clean_path(what: &str, s: &str) -> Result<String, ApiError> {
         }
     }
     Ok(format!("/{}", parts.join("/")))
-}
-
-fn restic_err(what: &str, e: ResticError) -> ApiError {
-    let code = match &e {
-        ResticError::Exit { message, .. }
-            if message.contains("no matching ID found")
-                || message.contains("not found in snapshot")
-                || message.contains("invalid id") =>
-        {
-            Code::NotFound
-        }
-        ResticError::Spawn { .. } => Code::FailedPrecondition,
-        e if e.is_wrong_password() => Code::PermissionDenied,
-        _ => Code::Unknown,
-    };
-    ApiError::new(code, format!("{what}: {e}"))
 }
 
 #[derive(Deserialize, Default)]
@@ -197,7 +181,11 @@ pub fn list_snapshot_files(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> 
     let restic = super::calls::start(&app.restic_cmd, repo)?;
     let out = restic
         .output(&["ls", "--json", "--no-lock", &snap, &path], None)
-        .map_err(|e| restic.error(e, |e| restic_err("listing the snapshot", e)))?;
+        .map_err(|e| {
+            restic.error(e, |e| {
+                super::connect::restic_error("listing the snapshot", e)
+            })
+        })?;
     // restic 0.14 says nothing and exits 0 for an unknown snapshot: no snapshot line.
     if !out
         .lines()
@@ -584,7 +572,7 @@ fn dump_snapshot(
         },
         (Ok(_), _, Some(w)) => finish(w),
         (Err(e), Some(r), _) => {
-            let e = restic_err("dumping from the snapshot", e);
+            let e = super::connect::restic_error("dumping from the snapshot", e);
             plain(r, e.code.http_status(), &e.message);
         }
         // Mid-stream: the missing final chunk tells the client the download is incomplete.

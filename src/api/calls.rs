@@ -5,8 +5,9 @@
 //! the repo), so the other handler threads stay free for everything else.
 
 use super::{ApiError, Code, Slot};
+use crate::cancel::CancelHandle;
 use crate::config::Repo;
-use crate::restic::{CancelHandle, Restic, ResticError};
+use crate::restic::{Restic, ResticError};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;

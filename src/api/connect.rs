@@ -135,6 +135,44 @@ impl From<crate::config::UpdateError> for ApiError {
     }
 }
 
+/// The one place a restic failure gets its Connect code, for tasks and browse calls alike.
+impl From<crate::restic::ResticKind> for Code {
+    fn from(k: crate::restic::ResticKind) -> Self {
+        use crate::restic::ResticKind as K;
+        match k {
+            K::NotStarted => Code::FailedPrecondition,
+            K::BadArgument => Code::InvalidArgument,
+            K::WrongPassword => Code::PermissionDenied,
+            K::NoSuchObject => Code::NotFound,
+            K::Locked | K::Failed => Code::Unknown,
+        }
+    }
+}
+
+/// A task's failure as the client sees it (docs/ARCHITECTURE.md, "Errors").
+impl From<crate::orchestrator::TaskError> for ApiError {
+    fn from(e: crate::orchestrator::TaskError) -> Self {
+        use crate::orchestrator::TaskError as E;
+        let code = match &e {
+            E::NotFound(_) => Code::NotFound,
+            E::Invalid(_) => Code::InvalidArgument,
+            E::Precondition(_) => Code::FailedPrecondition,
+            E::Limit(_) => Code::ResourceExhausted,
+            E::Stopping(_) => Code::Unavailable,
+            E::Cancelled(_) => Code::Canceled,
+            E::Restic(kind, _) => Code::from(*kind),
+            E::Hook(_) => Code::Aborted,
+            E::History(_) => Code::Internal,
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+/// A restic failure of a call that names what it was doing (`what: restic's words`).
+pub fn restic_error(what: &str, e: crate::restic::ResticError) -> ApiError {
+    ApiError::new(e.kind().into(), format!("{what}: {e}"))
+}
+
 /// What a unary request must satisfy before its body is decoded.
 pub fn check_unary_headers(
     content_type: Option<&str>,

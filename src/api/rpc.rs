@@ -213,17 +213,21 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
                 "repo \"{}\": no repository at its uri, initializing",
                 repo.id
             );
-            restic
-                .init()
-                .map_err(|e| restic.error(e, |e| restic_error("initializing the repository", e)))?;
+            restic.init().map_err(|e| {
+                restic.error(e, |e| {
+                    super::connect::restic_error("initializing the repository", e)
+                })
+            })?;
             restic.repo_id().map_err(|e| {
                 restic.error(e, |e| {
-                    restic_error("reading the new repository's config", e)
+                    super::connect::restic_error("reading the new repository's config", e)
                 })
             })?
         }
         Err(e) => {
-            return Err(restic.error(e, |e| restic_error("opening the repository", e)));
+            return Err(restic.error(e, |e| {
+                super::connect::restic_error("opening the repository", e)
+            }));
         }
     };
     if !repo.guid.is_empty() && repo.guid != guid {
@@ -256,18 +260,6 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         log::warn!("repo \"{}\": indexing snapshots: {e}", repo.id);
     }
     encode(&saved.sanitized())
-}
-
-fn restic_error(what: &str, e: crate::restic::ResticError) -> ApiError {
-    let code = if e.is_wrong_password() {
-        Code::PermissionDenied
-    } else {
-        match e {
-            crate::restic::ResticError::Spawn { .. } => Code::FailedPrecondition,
-            _ => Code::Unknown,
-        }
-    };
-    ApiError::new(code, format!("{what}: {e}"))
 }
 
 /// A string id sent as `{value}` (types.StringValue) or under a named field.
@@ -363,7 +355,9 @@ fn check_repo_exists(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         },
         Err(e) if e.is_repo_missing() => CheckRepoExistsResponse::default(),
         Err(e) => {
-            return Err(restic.error(e, |e| restic_error("checking the repository", e)));
+            return Err(restic.error(e, |e| {
+                super::connect::restic_error("checking the repository", e)
+            }));
         }
     };
     encode(&resp)
@@ -425,43 +419,30 @@ fn run_and_answer(app: &Arc<App>, req: Request, task: Task, with_op_id: bool) {
         );
         return respond_unary(req, Err(e));
     };
+    // The request goes to the worker with the responder; it comes back here only if the task
+    // could not be queued (the responder is then dropped unused).
     let slot = Arc::new(std::sync::Mutex::new(Some(req)));
     let for_worker = Arc::clone(&slot);
-    // A mutex, not an AtomicI64: 32-bit MIPS has no 64-bit atomics.
-    let op_id = Arc::new(std::sync::Mutex::new(0i64));
-    let op_id_for_worker = Arc::clone(&op_id);
-    let responder: crate::orchestrator::Responder = Box::new(move |result| {
+    let responder: crate::orchestrator::Responder = Box::new(move |op_id, result| {
         let _waiting = waiting;
         if let Some(req) = for_worker.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let id = *op_id_for_worker.lock().unwrap_or_else(|p| p.into_inner());
-            respond_unary(
-                req,
-                result.and_then(|()| {
-                    if with_op_id {
-                        encode(&OperationIdResponse { operation_id: id })
-                    } else {
-                        Ok(b"{}".to_vec())
-                    }
+            let answer = match result {
+                Ok(()) if with_op_id => encode(&OperationIdResponse {
+                    operation_id: op_id,
                 }),
-            );
+                Ok(()) => Ok(b"{}".to_vec()),
+                Err(e) => Err(e.into()),
+            };
+            respond_unary(req, answer);
         }
     });
-    // Hold the slot while queueing so the id is stored before a fast task answers.
-    let guard = slot.lock().unwrap_or_else(|p| p.into_inner());
     let queued = app
         .orchestrator
         .enqueue(task, priority::INTERACTIVE, None, Some(responder));
-    match queued {
-        Ok(id) => {
-            *op_id.lock().unwrap_or_else(|p| p.into_inner()) = id;
-            drop(guard);
-        }
-        Err(e) => {
-            drop(guard);
-            if let Some(req) = slot.lock().unwrap_or_else(|p| p.into_inner()).take() {
-                respond_unary(req, Err(e));
-            }
-        }
+    if let Err(e) = queued
+        && let Some(req) = slot.lock().unwrap_or_else(|p| p.into_inner()).take()
+    {
+        respond_unary(req, Err(e.into()));
     }
 }
 
@@ -710,7 +691,7 @@ fn list_snapshots(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let restic = super::calls::start(&app.restic_cmd, repo)?;
     let mut snapshots = restic
         .snapshots(filter.as_deref())
-        .map_err(|e| restic.error(e, |e| restic_error("listing snapshots", e)))?;
+        .map_err(|e| restic.error(e, |e| super::connect::restic_error("listing snapshots", e)))?;
     snapshots.sort_by_key(|s| s.unix_time_ms);
     encode(&ResticSnapshotList { snapshots })
 }

@@ -6,7 +6,8 @@
 //! Never through `sh -c`: the script is data on stdin, not an argument.
 
 use super::HookError;
-use crate::restic::{CancelHandle, split_words};
+use crate::cancel::CancelHandle;
+use crate::words::split_words;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};

@@ -258,7 +258,7 @@ impl Session {
         }
         match self.env.orchestrator.enqueue_backup(&plan, false, None) {
             Ok(id) => log::info!("mqtt: backup of {plan} queued (operation {id})"),
-            Err(e) => log::warn!("mqtt: backup of {plan}: {}", e.message),
+            Err(e) => log::warn!("mqtt: backup of {plan}: {e}"),
         }
     }
 

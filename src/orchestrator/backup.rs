@@ -1,14 +1,14 @@
 //! The backup flow (docs/COMPATIBILITY.md §6): parent, path checks, `restic backup` with
 //! progress, the result, the plan's retention, and the index of the new snapshot.
 
-use super::{Failure, Orchestrator, index_one, mark_forgotten};
-use crate::api::{ApiError, Code};
+use super::{Failure, Orchestrator, TaskError, index_one, mark_forgotten};
+use crate::cancel::CancelHandle;
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
     BackupProgressEntry, BackupProgressSummary, OpSelector, Operation, OperationForget,
     OperationStatus, ResticSnapshot,
 };
-use crate::restic::{BackupEvent, CancelHandle, Restic, ResticError, parse_backup_line};
+use crate::restic::{BackupEvent, Restic, ResticError, parse_backup_line};
 use crate::util::now_ms;
 use std::path::Path;
 use std::sync::Arc;
@@ -36,17 +36,20 @@ impl Orchestrator {
         plan_id: &str,
         dry_run: bool,
         cancel: &CancelHandle,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), TaskError> {
         let mut op = self.start_operation(op_id)?;
         self.save(&mut op);
 
         let config = self.config();
         let target = (|| -> Result<(&Plan, &Repo, Restic), Failure> {
             let plan = config.plan(plan_id).ok_or_else(|| {
-                Failure::new(Code::NotFound, format!("plan \"{plan_id}\" not found"))
+                Failure::new(TaskError::NotFound(format!("plan \"{plan_id}\" not found")))
             })?;
             let repo = config.repo(&plan.repo).ok_or_else(|| {
-                Failure::new(Code::NotFound, format!("repo \"{}\" not found", plan.repo))
+                Failure::new(TaskError::NotFound(format!(
+                    "repo \"{}\" not found",
+                    plan.repo
+                )))
             })?;
             let restic = Restic::new(&self.env.restic_cmd, repo).map_err(Failure::restic)?;
             Ok((plan, repo, restic))
@@ -56,7 +59,7 @@ impl Orchestrator {
             let done = self.backup(&mut op, &config, plan, repo, &restic, dry_run, cancel)?;
             Ok((plan, repo, restic, done))
         });
-        let (status, message, code, follow_up) = match outcome {
+        let (status, message, error, follow_up) = match outcome {
             Ok((plan, repo, restic, (status, mut message, saved))) => {
                 let mut made = None;
                 if let Some(saved) = saved {
@@ -77,11 +80,11 @@ impl Orchestrator {
                 (
                     status,
                     message,
-                    Code::Unknown,
+                    None,
                     made.map(|snap| (plan, repo, restic, snap)),
                 )
             }
-            Err(f) => (f.status, f.message, f.code, None),
+            Err(f) => (f.status, f.message(), Some(f.error), None),
         };
         op.status = status;
         op.display_message = message.clone();
@@ -99,14 +102,13 @@ impl Orchestrator {
             }
         }
 
-        let (status, message, code) =
-            match self.snapshot_end_hooks(&mut op, &config, dry_run, cancel) {
-                Some(f) => (f.status, f.message, f.code),
-                None => (status, message, code),
-            };
+        let (status, error) = match self.snapshot_end_hooks(&mut op, &config, dry_run, cancel) {
+            Some(f) => (f.status, Some(f.error)),
+            None => (status, error),
+        };
         match status {
             OperationStatus::Success | OperationStatus::Warning => Ok(()),
-            _ => Err(ApiError::new(code, message)),
+            _ => Err(error.unwrap_or_else(|| TaskError::restic_failed(message))),
         }
     }
 
@@ -165,10 +167,9 @@ impl Orchestrator {
                 continue;
             }
             if std::fs::symlink_metadata(Path::new(path)).is_err() {
-                return Err(Failure::new(
-                    Code::FailedPrecondition,
-                    format!("path {path} does not exist"),
-                ));
+                return Err(Failure::new(TaskError::Precondition(format!(
+                    "path {path} does not exist"
+                ))));
             }
         }
         let mut args: Vec<String> = vec!["backup".into(), "--json".into()];
@@ -187,8 +188,8 @@ impl Orchestrator {
             args.extend(["--iexclude".into(), x.clone()]);
         }
         for flag in &plan.backup_flags {
-            let words = crate::restic::split_words(flag).map_err(|e| {
-                Failure::new(Code::InvalidArgument, format!("backup flag {flag:?}: {e}"))
+            let words = crate::words::split_words(flag).map_err(|e| {
+                Failure::new(TaskError::Invalid(format!("backup flag {flag:?}: {e}")))
             })?;
             args.extend(words);
         }
@@ -233,15 +234,14 @@ impl Orchestrator {
         let (code, summary) = match run {
             Ok(done) => done,
             Err(e @ ResticError::Exit { .. }) if !cancel.is_cancelled() => {
-                return Err(Failure::new(Code::Unknown, e.to_string()));
+                return Err(Failure::restic(e));
             }
             Err(e) => return Err(self.failure(e, cancel)),
         };
         let Some((s, is_dry_run, start_ms)) = summary else {
-            return Err(Failure::new(
-                Code::Unknown,
-                "no summary event found".to_string(),
-            ));
+            return Err(Failure::new(TaskError::restic_failed(
+                "no summary event found",
+            )));
         };
         let snapshot_id = s.snapshot_id.clone();
         let b = op.operation_backup.get_or_insert_with(Default::default);
@@ -408,7 +408,7 @@ impl Orchestrator {
             return Vec::new();
         }
         if let Some(f) = self.inline_forget_hooks(config, plan, repo, &mut op, None, cancel) {
-            log::info!("plan \"{}\": forget skipped: {}", plan.id, f.message);
+            log::info!("plan \"{}\": forget skipped: {}", plan.id, f.message());
             return Vec::new();
         }
         let mut args = flags;
@@ -435,7 +435,7 @@ impl Orchestrator {
             Err(e) => {
                 let f = self.failure(e, cancel);
                 op.status = f.status;
-                op.display_message = f.message;
+                op.display_message = f.message();
             }
         }
         op.unix_time_end_ms = now_ms();
@@ -462,7 +462,7 @@ struct Saved {
 fn flags_change_snapshot(plan: &Plan) -> bool {
     const SHAPING: [&str; 6] = ["--host", "-H", "--time", "--tag", "--stdin", "--files-from"];
     plan.backup_flags.iter().any(|f| {
-        crate::restic::split_words(f)
+        crate::words::split_words(f)
             .unwrap_or_default()
             .iter()
             .any(|w| SHAPING.iter().any(|p| w.starts_with(p)))

@@ -19,12 +19,11 @@
 //! backoff starting over. Persisting it would mean resuming a half-done flow (the hooks that
 //! already ran) after an unknown time; the schedule is the sensible recomputation.
 
-use super::{Failure, Orchestrator, Queued, Task};
-use crate::api::Code;
+use super::{Failure, Orchestrator, Queued, Task, TaskError};
+use crate::cancel::CancelHandle;
 use crate::config::{Config, Plan, Repo};
 use crate::hooks::{self, Condition, OnError, Outcome, Vars};
 use crate::model::{Operation, OperationStatus};
-use crate::restic::CancelHandle;
 use crate::template::backrest::go_duration;
 use crate::util::now_ms;
 use std::time::{Duration, Instant};
@@ -106,19 +105,16 @@ impl Orchestrator {
             Outcome::Continue => None,
             Outcome::Cancel { hook, error } => Some(Failure {
                 status: OperationStatus::UserCancelled,
-                code: Code::Canceled,
-                message: format!("cancelled by {hook} ({stage}): {error}"),
+                error: TaskError::Cancelled(format!("cancelled by {hook} ({stage}): {error}")),
             }),
-            Outcome::Fatal { hook, error } => Some(Failure::new(
-                Code::Aborted,
-                format!("{stage} hook failed: {hook}: {error}"),
-            )),
-            Outcome::Retry { hook, error, .. } if !can_retry => Some(Failure::new(
-                Code::Aborted,
-                format!(
+            Outcome::Fatal { hook, error } => Some(Failure::new(TaskError::Hook(format!(
+                "{stage} hook failed: {hook}: {error}"
+            )))),
+            Outcome::Retry { hook, error, .. } if !can_retry => {
+                Some(Failure::new(TaskError::Hook(format!(
                     "{stage} hook failed: {hook}: {error} (its retry policy applies to whole tasks only)"
-                ),
-            )),
+                ))))
+            }
             Outcome::Retry {
                 hook,
                 error,
@@ -127,8 +123,7 @@ impl Orchestrator {
                 self.lock().retry = Some(policy);
                 Some(Failure {
                     status: OperationStatus::Pending,
-                    code: Code::Unavailable,
-                    message: format!("{stage} hook failed: {hook}: {error}"),
+                    error: TaskError::Hook(format!("{stage} hook failed: {hook}: {error}")),
                 })
             }
         }
@@ -319,7 +314,7 @@ impl Orchestrator {
     /// Records a hook's verdict on a task's operation.
     fn apply(&self, op: &mut Operation, f: &Failure) {
         op.status = f.status;
-        op.display_message = f.message.clone();
+        op.display_message = f.message();
         op.unix_time_end_ms = now_ms();
         self.save(op);
     }

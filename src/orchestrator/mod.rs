@@ -7,6 +7,7 @@
 //! one through its restic `CancelHandle`.
 
 mod backup;
+mod error;
 mod hooks;
 mod index;
 mod repo_tasks;
@@ -14,14 +15,15 @@ mod restore;
 mod run_command;
 pub mod scheduler;
 
+pub use error::TaskError;
 pub use index::{index_into, index_one, mark_forgotten};
 pub use restore::RestoreSpec;
 
-use crate::api::{ApiError, Code};
+use crate::cancel::CancelHandle;
 use crate::config::{Config, SharedConfig};
 use crate::model::{Operation, OperationBackup, OperationForget, OperationStatus};
 use crate::oplog::OpLog;
-use crate::restic::{CancelHandle, ResticError};
+use crate::restic::{ResticError, ResticKind};
 use crate::util::now_ms;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -29,7 +31,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Answers the request that waits for a task (Backup). Called exactly once, from the worker.
-pub type Responder = Box<dyn FnOnce(Result<(), ApiError>) + Send>;
+pub type Responder = Box<dyn FnOnce(i64, Result<(), TaskError>) + Send>;
 
 /// Task priorities (docs/COMPATIBILITY.md §6): higher runs first.
 pub mod priority {
@@ -107,15 +109,17 @@ impl Task {
         &self,
         config: &Config,
         start_ms: i64,
-    ) -> Result<Option<Operation>, ApiError> {
+    ) -> Result<Option<Operation>, TaskError> {
         if config.instance.is_empty() {
-            return Err(ApiError::precondition("instance is a required field"));
+            return Err(TaskError::Precondition(
+                "instance is a required field".into(),
+            ));
         }
         let (plan_id, repo_id) = match self {
             Task::Backup { plan_id, .. } => {
                 let plan = config
                     .plan(plan_id)
-                    .ok_or_else(|| ApiError::not_found(format!("plan \"{plan_id}\" not found")))?;
+                    .ok_or_else(|| TaskError::NotFound(format!("plan \"{plan_id}\" not found")))?;
                 (plan.id.clone(), plan.repo.clone())
             }
             Task::Forget {
@@ -124,7 +128,7 @@ impl Task {
                 if let Some(p) = plan_id
                     && config.plan(p).is_none()
                 {
-                    return Err(ApiError::not_found(format!("plan \"{p}\" not found")));
+                    return Err(TaskError::NotFound(format!("plan \"{p}\" not found")));
                 }
                 (plan_id.clone().unwrap_or_default(), repo_id.clone())
             }
@@ -135,14 +139,14 @@ impl Task {
             Task::Restore => return Ok(None),
             Task::IndexSnapshots { repo_id } | Task::Unlock { repo_id } => {
                 if config.repo(repo_id).is_none() {
-                    return Err(ApiError::not_found(format!("repo \"{repo_id}\" not found")));
+                    return Err(TaskError::NotFound(format!("repo \"{repo_id}\" not found")));
                 }
                 return Ok(None);
             }
         };
         let repo = config
             .repo(&repo_id)
-            .ok_or_else(|| ApiError::not_found(format!("repo \"{repo_id}\" not found")))?;
+            .ok_or_else(|| TaskError::NotFound(format!("repo \"{repo_id}\" not found")))?;
         let mut op = Operation {
             plan_id,
             repo_id: repo.id.clone(),
@@ -267,7 +271,7 @@ impl Orchestrator {
         plan_id: &str,
         dry_run: bool,
         responder: Option<Responder>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, TaskError> {
         let task = Task::Backup {
             plan_id: plan_id.to_string(),
             dry_run,
@@ -284,7 +288,7 @@ impl Orchestrator {
         priority: u8,
         op_id: Option<i64>,
         responder: Option<Responder>,
-    ) -> Result<i64, ApiError> {
+    ) -> Result<i64, TaskError> {
         let op_id = match op_id {
             Some(id) => id,
             None => match task.pending_operation(&self.config(), now_ms())? {
@@ -293,7 +297,7 @@ impl Orchestrator {
                     self.env
                         .oplog
                         .add(&mut op)
-                        .map_err(|e| ApiError::internal(format!("recording the task: {e}")))?;
+                        .map_err(|e| TaskError::History(format!("recording the task: {e}")))?;
                     op.id
                 }
                 None => 0,
@@ -309,7 +313,7 @@ impl Orchestrator {
                     "footrest is stopping",
                 );
             }
-            return Err(ApiError::new(Code::Unavailable, "footrest is stopping"));
+            return Err(TaskError::Stopping("footrest is stopping".into()));
         }
         let seq = st.next_seq;
         st.next_seq += 1;
@@ -360,7 +364,7 @@ impl Orchestrator {
                 q,
                 OperationStatus::UserCancelled,
                 "cancelled by user request",
-                ApiError::new(Code::Canceled, "operation cancelled by user request"),
+                TaskError::Cancelled("operation cancelled by user request".into()),
             );
             self.notify_done(&task);
             return;
@@ -403,12 +407,12 @@ impl Orchestrator {
 
     /// Ends a task that leaves the queue without running: its operation (if any) gets
     /// `status` and `message`, and a request waiting for it gets `answer`.
-    fn drop_queued(&self, q: Queued, status: OperationStatus, message: &str, answer: ApiError) {
+    fn drop_queued(&self, q: Queued, status: OperationStatus, message: &str, answer: TaskError) {
         if q.op_id != 0 {
             self.finish_cancelled(q.op_id, status, message);
         }
         if let Some(r) = q.responder {
-            r(Err(answer));
+            r(q.op_id, Err(answer));
         }
     }
 
@@ -418,7 +422,7 @@ impl Orchestrator {
             q,
             OperationStatus::SystemCancelled,
             "footrest stopped before this task ran",
-            ApiError::new(Code::Unavailable, "footrest is stopping"),
+            TaskError::Stopping("footrest is stopping".into()),
         );
     }
 
@@ -518,17 +522,14 @@ impl Orchestrator {
                 continue;
             }
             let result = match (result, self.unsaved_error(q.op_id)) {
-                (Ok(()), Some(e)) => Err(ApiError::new(
-                    Code::ResourceExhausted,
-                    format!(
-                        "the task finished but its record could not be written to the history \
+                (Ok(()), Some(e)) => Err(TaskError::Limit(format!(
+                    "the task finished but its record could not be written to the history \
                          ({e}); footrest writes it once the data directory has room again"
-                    ),
-                )),
+                ))),
                 (result, _) => result,
             };
             if let Some(r) = q.responder {
-                r(result);
+                r(q.op_id, result);
             }
             self.notify_done(&q.task);
         }
@@ -548,14 +549,14 @@ impl Orchestrator {
                 if self.shutting_down.load(Ordering::SeqCst) {
                     Failure {
                         status: OperationStatus::SystemCancelled,
-                        code: Code::Unavailable,
-                        message: "footrest stopped while this operation ran".into(),
+                        error: TaskError::Stopping(
+                            "footrest stopped while this operation ran".into(),
+                        ),
                     }
                 } else {
                     Failure {
                         status: OperationStatus::UserCancelled,
-                        code: Code::Canceled,
-                        message: "cancelled by user request".into(),
+                        error: TaskError::Cancelled("cancelled by user request".into()),
                     }
                 }
             }
@@ -563,20 +564,20 @@ impl Orchestrator {
                 log::debug!("restic ended after cancel: {e}");
                 self.failure(ResticError::Cancelled, cancel)
             }
-            e if e.is_locked() => Failure::new(
-                Code::Unknown,
+            e if e.is_locked() => Failure::new(TaskError::Restic(
+                ResticKind::Locked,
                 format!("repository is locked by another process: {e}"),
-            ),
+            )),
             e => Failure::restic(e),
         }
     }
 
     /// A queued task's operation, moved to INPROGRESS (in memory: the caller saves it).
-    fn start_operation(&self, op_id: i64) -> Result<Operation, ApiError> {
+    fn start_operation(&self, op_id: i64) -> Result<Operation, TaskError> {
         let mut op = match self.env.oplog.get(op_id) {
             Ok(Some(op)) => op,
-            Ok(None) => return Err(ApiError::not_found(format!("operation {op_id} not found"))),
-            Err(e) => return Err(ApiError::internal(e.to_string())),
+            Ok(None) => return Err(TaskError::NotFound(format!("operation {op_id} not found"))),
+            Err(e) => return Err(TaskError::History(e.to_string())),
         };
         op.status = OperationStatus::InProgress;
         op.unix_time_start_ms = now_ms();
@@ -633,28 +634,25 @@ impl Orchestrator {
     }
 }
 
-/// How a task ended when it did not succeed.
+/// How a task ended when it did not succeed: the status its operation records, and why.
 struct Failure {
     status: OperationStatus,
-    code: Code,
-    message: String,
+    error: TaskError,
 }
 
 impl Failure {
-    fn new(code: Code, message: String) -> Self {
+    fn new(error: TaskError) -> Self {
         Self {
             status: OperationStatus::Error,
-            code,
-            message,
+            error,
         }
     }
 
     fn restic(e: ResticError) -> Self {
-        let code = match &e {
-            ResticError::Spawn { .. } => Code::FailedPrecondition,
-            ResticError::BadArgument(_) => Code::InvalidArgument,
-            _ => Code::Unknown,
-        };
-        Self::new(code, e.to_string())
+        Self::new(e.into())
+    }
+
+    fn message(&self) -> String {
+        self.error.to_string()
     }
 }

@@ -3,12 +3,12 @@
 //! Run by the worker thread. Each task with an operation moves it PENDING → INPROGRESS → a
 //! terminal status; prune and check keep restic's output in a task log (`logref`).
 
-use super::{Failure, Orchestrator, Task, index_into};
-use crate::api::{ApiError, Code};
+use super::{Failure, Orchestrator, Task, TaskError, index_into};
+use crate::cancel::CancelHandle;
 use crate::config::{Config, Repo};
 use crate::logstore::{LogWriter, TASK_LOG_CAP};
 use crate::model::{Operation, OperationStatus, RepoStats, ResticSnapshot};
-use crate::restic::{CancelHandle, Restic, ResticError};
+use crate::restic::{Restic, ResticError};
 use crate::util::now_ms;
 use serde::Deserialize;
 
@@ -24,13 +24,13 @@ impl Orchestrator {
         op_id: i64,
         task: &Task,
         cancel: &CancelHandle,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), TaskError> {
         let config = self.config();
         let mut op = self.begin(op_id);
         let result = (|| {
             let repo_id = task.repo_id(&config).unwrap_or_default();
             let repo = config.repo(repo_id).ok_or_else(|| {
-                Failure::new(Code::NotFound, format!("repo \"{repo_id}\" not found"))
+                Failure::new(TaskError::NotFound(format!("repo \"{repo_id}\" not found")))
             })?;
             let restic = Restic::new(&self.env.restic_cmd, repo).map_err(Failure::restic)?;
             let unlocks_first = !matches!(
@@ -66,7 +66,7 @@ impl Orchestrator {
                         .snapshots(None)
                         .map_err(|e| self.failure(e, cancel))?;
                     index_into(&self.env.oplog, repo, snapshots, None)
-                        .map_err(|e| Failure::new(Code::Internal, e))?;
+                        .map_err(|e| Failure::new(TaskError::History(e)))?;
                     Ok(Done {
                         message: String::new(),
                     })
@@ -85,15 +85,14 @@ impl Orchestrator {
                         }
                     }
                 }
-                Task::Backup { .. } | Task::Restore => Err(Failure::new(
-                    Code::Internal,
+                Task::Backup { .. } | Task::Restore => Err(Failure::new(TaskError::History(
                     "a backup is not a repo task".into(),
-                )),
+                ))),
             }
         })();
-        let (status, message, code) = match result {
-            Ok(done) => (OperationStatus::Success, done.message, Code::Unknown),
-            Err(f) => (f.status, f.message, f.code),
+        let (status, message, error) = match result {
+            Ok(done) => (OperationStatus::Success, done.message, None),
+            Err(f) => (f.status, f.message(), Some(f.error)),
         };
         if let Some(op) = op.as_mut() {
             op.status = status;
@@ -101,11 +100,10 @@ impl Orchestrator {
             op.unix_time_end_ms = now_ms();
             self.save(op);
         }
-        let (status, message, code) =
-            match self.repo_task_end_hooks(task, &config, op.as_mut(), cancel) {
-                Some(f) => (f.status, f.message, f.code),
-                None => (status, message, code),
-            };
+        let (status, error) = match self.repo_task_end_hooks(task, &config, op.as_mut(), cancel) {
+            Some(f) => (f.status, Some(f.error)),
+            None => (status, error),
+        };
         if status == OperationStatus::Success
             && let Task::Prune { repo_id } = task
         {
@@ -119,7 +117,7 @@ impl Orchestrator {
         }
         match status {
             OperationStatus::Success => Ok(()),
-            _ => Err(ApiError::new(code, message)),
+            _ => Err(error.unwrap_or_else(|| TaskError::restic_failed(message))),
         }
     }
 
@@ -177,15 +175,13 @@ impl Orchestrator {
         });
         let failure = match result {
             Ok(_) => None,
-            Err(e @ ResticError::Exit { .. }) if !cancel.is_cancelled() => {
-                Some(Failure::new(Code::Unknown, e.to_string()))
-            }
+            Err(e @ ResticError::Exit { .. }) if !cancel.is_cancelled() => Some(Failure::restic(e)),
             Err(e) => Some(self.failure(e, cancel)),
         };
         if let Some(w) = log.take() {
             let mut w = w;
             if let Some(f) = &failure {
-                w.line(&f.message);
+                w.line(&f.message());
             }
             if let Err(e) = w.finish() {
                 log::warn!("finishing a task log: {e}");
@@ -260,7 +256,7 @@ impl Orchestrator {
         let out = restic
             .output(&["stats", "--json", "--mode=raw-data"], Some(cancel))
             .map_err(|e| self.failure(e, cancel))?;
-        let stats = parse_stats(&out).map_err(|e| Failure::new(Code::Unknown, e))?;
+        let stats = parse_stats(&out).map_err(|e| Failure::new(TaskError::restic_failed(e)))?;
         if let Some(op) = op {
             op.operation_stats
                 .get_or_insert_with(Default::default)
@@ -286,19 +282,18 @@ impl Orchestrator {
     ) -> Result<Done, Failure> {
         let removed: Vec<ResticSnapshot> = if let Some(id) = snapshot_id {
             if !(8..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Failure::new(
-                    Code::InvalidArgument,
-                    format!("snapshot id {id:?} is not a hex id of 8 to 64 characters"),
-                ));
+                return Err(Failure::new(TaskError::Invalid(format!(
+                    "snapshot id {id:?} is not a hex id of 8 to 64 characters"
+                ))));
             }
             let before = restic
                 .snapshots(None)
                 .map_err(|e| self.failure(e, cancel))?;
             let Some(snap) = before.into_iter().find(|s| s.id.starts_with(id)) else {
-                return Err(Failure::new(
-                    Code::NotFound,
-                    format!("snapshot {id} not found in repo \"{}\"", repo.id),
-                ));
+                return Err(Failure::new(TaskError::NotFound(format!(
+                    "snapshot {id} not found in repo \"{}\"",
+                    repo.id
+                ))));
             };
             // restic 0.14 prints nothing for a forget by id; the snapshot is what was removed.
             restic
@@ -309,7 +304,7 @@ impl Orchestrator {
             let (retention, filter) = match plan_id {
                 Some(p) => {
                     let plan = config.plan(p).ok_or_else(|| {
-                        Failure::new(Code::NotFound, format!("plan \"{p}\" not found"))
+                        Failure::new(TaskError::NotFound(format!("plan \"{p}\" not found")))
                     })?;
                     let filter = vec![
                         "--tag".to_string(),
@@ -327,15 +322,12 @@ impl Orchestrator {
                 ),
             };
             let Some(mut args) = retention.and_then(|r| r.forget_flags()) else {
-                return Err(Failure::new(
-                    Code::FailedPrecondition,
-                    match plan_id {
-                        Some(p) => {
-                            format!("plan \"{p}\" has no retention policy that forgets anything")
-                        }
-                        None => format!("repo \"{}\" has no forget policy", repo.id),
-                    },
-                ));
+                return Err(Failure::new(TaskError::Precondition(match plan_id {
+                    Some(p) => {
+                        format!("plan \"{p}\" has no retention policy that forgets anything")
+                    }
+                    None => format!("repo \"{}\" has no forget policy", repo.id),
+                })));
             };
             args.extend(filter);
             restic
@@ -352,7 +344,7 @@ impl Orchestrator {
             .snapshots(None)
             .map_err(|e| self.failure(e, cancel))?;
         index_into(&self.env.oplog, repo, snapshots, None)
-            .map_err(|e| Failure::new(Code::Internal, e))?;
+            .map_err(|e| Failure::new(TaskError::History(e)))?;
         Ok(Done {
             message: if count == 0 {
                 "nothing to forget".into()

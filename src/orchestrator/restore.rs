@@ -6,13 +6,13 @@
 //! prints no JSON: there footrest restores `<snap> --include <path>` into a staging directory
 //! inside the target and moves the item up, so the target looks the same with every version.
 
-use super::{Failure, Orchestrator, Task, priority};
-use crate::api::{ApiError, Code};
+use super::{Failure, Orchestrator, Task, TaskError, priority};
+use crate::cancel::CancelHandle;
 use crate::logstore::{LogWriter, TASK_LOG_CAP};
 use crate::model::{
     OpSelector, Operation, OperationRestore, OperationStatus, RestoreProgressEntry,
 };
-use crate::restic::{CancelHandle, Restic, ResticError};
+use crate::restic::{Restic, ResticError};
 use crate::util::now_ms;
 use serde::Deserialize;
 use std::io::Write;
@@ -33,13 +33,15 @@ pub struct RestoreSpec {
 
 impl Orchestrator {
     /// Queues a restore as an interactive task; returns its operation id at once.
-    pub fn enqueue_restore(&self, spec: RestoreSpec) -> Result<i64, ApiError> {
+    pub fn enqueue_restore(&self, spec: RestoreSpec) -> Result<i64, TaskError> {
         let config = self.config();
         let repo = config
             .repo(&spec.repo_id)
-            .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", spec.repo_id)))?;
+            .ok_or_else(|| TaskError::NotFound(format!("repo \"{}\" not found", spec.repo_id)))?;
         if config.instance.is_empty() {
-            return Err(ApiError::precondition("instance is a required field"));
+            return Err(TaskError::Precondition(
+                "instance is a required field".into(),
+            ));
         }
         // The restore joins the flow of the backup that made the snapshot, as in Backrest.
         let sel = OpSelector {
@@ -74,12 +76,12 @@ impl Orchestrator {
         self.env
             .oplog
             .add(&mut op)
-            .map_err(|e| ApiError::internal(format!("recording the restore: {e}")))?;
+            .map_err(|e| TaskError::History(format!("recording the restore: {e}")))?;
         self.enqueue(Task::Restore, priority::INTERACTIVE, Some(op.id), None)
     }
 
     /// Runs a queued restore (worker thread).
-    pub(super) fn run_restore(&self, op_id: i64, cancel: &CancelHandle) -> Result<(), ApiError> {
+    pub(super) fn run_restore(&self, op_id: i64, cancel: &CancelHandle) -> Result<(), TaskError> {
         let mut op = self.start_operation(op_id)?;
         let mut log = match self
             .env
@@ -107,11 +109,11 @@ impl Orchestrator {
             }
             Err(f) => {
                 op.status = f.status;
-                op.display_message = f.message.clone();
+                op.display_message = f.message();
                 if let Some(l) = log.as_mut() {
-                    l.line(&f.message);
+                    l.line(&f.message());
                 }
-                Err(ApiError::new(f.code, f.message))
+                Err(f.error)
             }
         };
         if let Some(l) = log
@@ -133,22 +135,24 @@ impl Orchestrator {
         let (path, target) = match &op.operation_restore {
             Some(r) => (r.path.clone(), PathBuf::from(&r.target)),
             None => {
-                return Err(Failure::new(
-                    Code::Internal,
+                return Err(Failure::new(TaskError::History(
                     "not a restore operation".into(),
-                ));
+                )));
             }
         };
         // Checked again here: the directory may have appeared since the request was accepted.
         if std::fs::symlink_metadata(&target).is_ok() {
-            return Err(Failure::new(
-                Code::FailedPrecondition,
-                format!("target directory {} already exists", target.display()),
-            ));
+            return Err(Failure::new(TaskError::Precondition(format!(
+                "target directory {} already exists",
+                target.display()
+            ))));
         }
         let config = self.config();
         let repo = config.repo(&op.repo_id).ok_or_else(|| {
-            Failure::new(Code::NotFound, format!("repo \"{}\" not found", op.repo_id))
+            Failure::new(TaskError::NotFound(format!(
+                "repo \"{}\" not found",
+                op.repo_id
+            )))
         })?;
         let restic = Restic::new(&self.env.restic_cmd, repo).map_err(Failure::restic)?;
         let snap = op.snapshot_id.clone();
@@ -191,10 +195,11 @@ impl Orchestrator {
                 let dest = target.join(base.as_deref().unwrap_or_default());
                 let moved = match std::fs::symlink_metadata(&item) {
                     Ok(_) => std::fs::rename(&item, &dest).map_err(|e| {
-                        Failure::new(
-                            Code::Internal,
-                            format!("moving {} to {}: {e}", item.display(), dest.display()),
-                        )
+                        Failure::new(TaskError::History(format!(
+                            "moving {} to {}: {e}",
+                            item.display(),
+                            dest.display()
+                        )))
                     }),
                     Err(_) => Ok(()),
                 };
@@ -212,10 +217,10 @@ impl Orchestrator {
         if std::fs::symlink_metadata(&restored).is_err() {
             // Nothing matched: leave no empty target behind.
             let _ = std::fs::remove_dir(&target);
-            return Err(Failure::new(
-                Code::NotFound,
-                format!("path {path} not found in snapshot {}", short(&snap)),
-            ));
+            return Err(Failure::new(TaskError::NotFound(format!(
+                "path {path} not found in snapshot {}",
+                short(&snap)
+            ))));
         }
         Ok(summary.unwrap_or_else(|| summary_of_tree(&target)))
     }

@@ -6,12 +6,13 @@
 //! Each command runs on its own named thread (at most [`MAX_COMMANDS`] at once). Cancel and
 //! shutdown reach them through the registry here.
 
-use super::Orchestrator;
-use crate::api::{ApiError, Code};
+use super::{Orchestrator, TaskError};
+use crate::cancel::CancelHandle;
 use crate::logstore::COMMAND_LOG_CAP;
 use crate::model::{OpSelector, Operation, OperationRunCommand, OperationStatus};
-use crate::restic::{CancelHandle, Restic, split_words};
+use crate::restic::Restic;
 use crate::util::now_ms;
+use crate::words::split_words;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -65,35 +66,36 @@ pub fn stop_commands() {
 
 impl Orchestrator {
     /// Starts `restic <command>` on the repo; returns the operation id at once.
-    pub fn run_command(self: &Arc<Self>, repo_id: &str, command: &str) -> Result<i64, ApiError> {
+    pub fn run_command(self: &Arc<Self>, repo_id: &str, command: &str) -> Result<i64, TaskError> {
         let config = self.config();
         let repo = config
             .repo(repo_id)
-            .ok_or_else(|| ApiError::not_found(format!("repo \"{repo_id}\" not found")))?
+            .ok_or_else(|| TaskError::NotFound(format!("repo \"{repo_id}\" not found")))?
             .clone();
         if config.instance.is_empty() {
-            return Err(ApiError::precondition("instance is a required field"));
+            return Err(TaskError::Precondition(
+                "instance is a required field".into(),
+            ));
         }
         let args = split_words(command)
-            .map_err(|e| ApiError::invalid(format!("command {command:?}: {e}")))?;
+            .map_err(|e| TaskError::Invalid(format!("command {command:?}: {e}")))?;
         if args.is_empty() {
-            return Err(ApiError::invalid("command is required"));
+            return Err(TaskError::Invalid("command is required".into()));
         }
         let restic = Restic::new(&self.env.restic_cmd, &repo)
-            .map_err(|e| ApiError::new(Code::FailedPrecondition, e.to_string()))?;
+            .map_err(|e| TaskError::Precondition(e.to_string()))?;
         let mut list = running();
         list.retain(|c| c.thread.as_ref().is_some_and(|t| !t.is_finished()));
         if list.len() >= MAX_COMMANDS {
-            return Err(ApiError::new(
-                Code::ResourceExhausted,
-                format!("{MAX_COMMANDS} commands are running already; wait for one to finish"),
-            ));
+            return Err(TaskError::Limit(format!(
+                "{MAX_COMMANDS} commands are running already; wait for one to finish"
+            )));
         }
         let log = self
             .env
             .logs
             .create("command", COMMAND_LOG_CAP)
-            .map_err(|e| ApiError::internal(format!("creating the command's log: {e}")))?;
+            .map_err(|e| TaskError::History(format!("creating the command's log: {e}")))?;
         let now = now_ms();
         let mut op = Operation {
             flow_id: self.command_flow(&repo.guid, &config.instance, now),
@@ -112,7 +114,7 @@ impl Orchestrator {
         self.env
             .oplog
             .add(&mut op)
-            .map_err(|e| ApiError::internal(format!("recording the command: {e}")))?;
+            .map_err(|e| TaskError::History(format!("recording the command: {e}")))?;
         let op_id = op.id;
         let cancel = CancelHandle::new();
         let me = Arc::clone(self);
@@ -133,7 +135,7 @@ impl Orchestrator {
                 drop(list);
                 let message = format!("starting the command: {e}");
                 self.finish_cancelled(op_id, OperationStatus::Error, &message);
-                Err(ApiError::internal(message))
+                Err(TaskError::Limit(message))
             }
         }
     }
@@ -183,7 +185,7 @@ impl Orchestrator {
             Ok(_) => (OperationStatus::Success, String::new()),
             Err(e) => {
                 let f = self.failure(e, &cancel);
-                (f.status, f.message)
+                (f.status, f.message())
             }
         };
         if !message.is_empty() && !matches!(status, OperationStatus::Error) {
