@@ -90,7 +90,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// One panic policy for every build (docs/ARCHITECTURE.md, "Panics"): a panic ends the
+/// process and the service manager starts it again. Release builds abort by their profile;
+/// builds that unwind (debug, tests) abort here after the message, instead of losing one thread.
+fn abort_on_panic() {
+    #[cfg(panic = "unwind")]
+    {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            std::process::abort();
+        }));
+    }
+}
+
 fn serve(settings: &Settings) -> ExitCode {
+    abort_on_panic();
     let signals = match daemon::Signals::install() {
         Ok(s) => s,
         Err(e) => {

@@ -37,6 +37,39 @@ impl OperationStatus {
 }
 
 /// One entry of the history: a backup, a forget, an indexed snapshot, ...
+/// A snapshot id as restic prints it: 8 to 64 hex digits (a short id or the full one), kept in
+/// lower case. The one check every RPC and task that takes a snapshot id uses.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SnapshotId(String);
+
+impl SnapshotId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Err("snapshotId is required".into());
+        }
+        if !(8..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "snapshotId {s:?} is not a snapshot id (8 to 64 hex digits)"
+            ));
+        }
+        Ok(Self(s.to_ascii_lowercase()))
+    }
+}
+
+impl std::ops::Deref for SnapshotId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for SnapshotId {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Operation {

@@ -11,11 +11,11 @@
 
 use crate::cancel::CancelHandle;
 use crate::config::Repo;
-use crate::words::split_words;
 use crate::model::{
     BackupProgressError, BackupProgressStatusEntry, BackupProgressSummary, ResticSnapshot,
     SnapshotSummary,
 };
+use crate::words::split_words;
 use serde::Deserialize;
 use std::collections::VecDeque;
 use std::fmt;

@@ -9,7 +9,7 @@
 use super::connect::{decode, encode};
 use super::stream::ChunkedBody;
 use super::{ApiError, App, Code};
-use crate::model::{OpKind, Operation, StringList};
+use crate::model::{OpKind, Operation, SnapshotId, StringList};
 use crate::proto::{i64s, is_default};
 use crate::restic::Restic;
 use serde::{Deserialize, Serialize};
@@ -24,18 +24,9 @@ pub const DOWNLOAD_LINK_SECS: i64 = 24 * 3600;
 /// Names PathAutocomplete returns at most.
 pub const AUTOCOMPLETE_MAX: usize = 5000;
 
-/// A snapshot id as restic prints it: 8 to 64 hex digits (a short id or the full one).
-pub fn snapshot_id(s: &str) -> Result<String, ApiError> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err(ApiError::invalid("snapshotId is required"));
-    }
-    if !(8..=64).contains(&s.len()) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(format!(
-            "snapshotId {s:?} is not a snapshot id (8 to 64 hex digits)"
-        )));
-    }
-    Ok(s.to_ascii_lowercase())
+/// The request's snapshot id, checked (`model::SnapshotId`).
+pub fn snapshot_id(s: &str) -> Result<SnapshotId, ApiError> {
+    SnapshotId::parse(s).map_err(ApiError::invalid)
 }
 
 /// Linux's limits for a path and for one name in it (PATH_MAX, NAME_MAX).
@@ -666,7 +657,7 @@ mod tests {
 
     #[test]
     fn snapshot_ids_are_hex() {
-        assert_eq!(snapshot_id("ABCDEF12").unwrap(), "abcdef12");
+        assert_eq!(&*snapshot_id("ABCDEF12").unwrap(), "abcdef12");
         assert!(snapshot_id("latest").is_err());
         assert!(snapshot_id("abc").is_err());
         assert!(snapshot_id(&"a".repeat(65)).is_err());

@@ -336,14 +336,7 @@ fn handler_loop(app: &Arc<App>, shared: &Shared) {
     loop {
         let http = shared.current();
         match http.recv() {
-            Ok(req) => {
-                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    handle(app, req);
-                }));
-                if result.is_err() {
-                    log::error!("a request handler panicked; the request was answered 500");
-                }
-            }
+            Ok(req) => handle(app, req),
             Err(_) if shared.stopping.load(Ordering::SeqCst) => {
                 log::debug!("handler thread stopping");
                 return;

@@ -3,7 +3,7 @@
 use super::connect::{decode, encode};
 use super::{ApiError, App, Code, respond_unary};
 use crate::config::{Config, Repo, valid_id};
-use crate::model::{OpSelector, Operation, OperationIdResponse, ResticSnapshotList};
+use crate::model::{OpSelector, Operation, OperationIdResponse, ResticSnapshotList, SnapshotId};
 use crate::orchestrator::{Task, priority};
 use crate::proto::{i64s, is_default};
 use serde::{Deserialize, Serialize};
@@ -514,7 +514,7 @@ fn forget(app: &Arc<App>, req: Request, body: &[u8]) {
         Err(e) => return respond_unary(req, Err(e)),
     };
     let config = app.config.get();
-    let check = || -> Result<(), ApiError> {
+    let check = || -> Result<Option<SnapshotId>, ApiError> {
         let repo = config
             .repo(&r.repo_id)
             .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?;
@@ -529,26 +529,22 @@ fn forget(app: &Arc<App>, req: Request, body: &[u8]) {
                 )));
             }
         }
-        let id = &r.snapshot_id;
-        if !id.is_empty()
-            && (!(8..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
-            return Err(ApiError::invalid(format!(
-                "snapshot id {id:?} is not a hex id of 8 to 64 characters"
-            )));
-        }
-        if id.is_empty() && r.plan_id.is_empty() {
+        if r.snapshot_id.trim().is_empty() && r.plan_id.is_empty() {
             return Err(ApiError::invalid("planId or snapshotId is required"));
         }
-        Ok(())
+        if r.snapshot_id.trim().is_empty() {
+            return Ok(None);
+        }
+        super::browse::snapshot_id(&r.snapshot_id).map(Some)
     };
-    if let Err(e) = check() {
-        return respond_unary(req, Err(e));
-    }
+    let snapshot_id = match check() {
+        Ok(id) => id,
+        Err(e) => return respond_unary(req, Err(e)),
+    };
     let task = Task::Forget {
         repo_id: r.repo_id,
         plan_id: (!r.plan_id.is_empty()).then_some(r.plan_id),
-        snapshot_id: (!r.snapshot_id.is_empty()).then_some(r.snapshot_id),
+        snapshot_id,
     };
     run_and_answer(app, req, task, true);
 }

@@ -21,7 +21,7 @@ pub use restore::RestoreSpec;
 
 use crate::cancel::CancelHandle;
 use crate::config::{Config, SharedConfig};
-use crate::model::{Operation, OperationBackup, OperationForget, OperationStatus};
+use crate::model::{Operation, OperationBackup, OperationForget, OperationStatus, SnapshotId};
 use crate::oplog::OpLog;
 use crate::restic::{ResticError, ResticKind};
 use crate::util::now_ms;
@@ -55,7 +55,7 @@ pub enum Task {
     Forget {
         repo_id: String,
         plan_id: Option<String>,
-        snapshot_id: Option<String>,
+        snapshot_id: Option<SnapshotId>,
     },
     Prune {
         repo_id: String,

@@ -281,11 +281,6 @@ impl Orchestrator {
         cancel: &CancelHandle,
     ) -> Result<Done, Failure> {
         let removed: Vec<ResticSnapshot> = if let Some(id) = snapshot_id {
-            if !(8..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-                return Err(Failure::new(TaskError::Invalid(format!(
-                    "snapshot id {id:?} is not a hex id of 8 to 64 characters"
-                ))));
-            }
             let before = restic
                 .snapshots(None)
                 .map_err(|e| self.failure(e, cancel))?;

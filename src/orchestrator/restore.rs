@@ -10,7 +10,7 @@ use super::{Failure, Orchestrator, Task, TaskError, priority};
 use crate::cancel::CancelHandle;
 use crate::logstore::{LogWriter, TASK_LOG_CAP};
 use crate::model::{
-    OpSelector, Operation, OperationRestore, OperationStatus, RestoreProgressEntry,
+    OpSelector, Operation, OperationRestore, OperationStatus, RestoreProgressEntry, SnapshotId,
 };
 use crate::restic::{Restic, ResticError};
 use crate::util::now_ms;
@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 pub struct RestoreSpec {
     pub repo_id: String,
     pub plan_id: String,
-    pub snapshot_id: String,
+    pub snapshot_id: SnapshotId,
     /// An absolute path inside the snapshot, without `..`, `/` for everything.
     pub path: String,
     pub target: PathBuf,
@@ -45,7 +45,7 @@ impl Orchestrator {
         }
         // The restore joins the flow of the backup that made the snapshot, as in Backrest.
         let sel = OpSelector {
-            snapshot_id: Some(spec.snapshot_id.clone()),
+            snapshot_id: Some(spec.snapshot_id.to_string()),
             repo_guid: Some(repo.guid.clone()),
             ..Default::default()
         };
@@ -62,7 +62,7 @@ impl Orchestrator {
             repo_guid: repo.guid.clone(),
             plan_id: spec.plan_id.clone(),
             instance_id: config.instance.clone(),
-            snapshot_id: spec.snapshot_id.clone(),
+            snapshot_id: spec.snapshot_id.to_string(),
             status: OperationStatus::Pending,
             unix_time_start_ms: now_ms(),
             display_message: "waiting to run".into(),
