@@ -204,7 +204,7 @@ impl ApiKeys {
             )));
         }
         let mut raw = [0u8; 32];
-        crate::auth::random_bytes(&mut raw).map_err(|e| KeyError::Io(e.to_string()))?;
+        crate::util::random_bytes(&mut raw).map_err(|e| KeyError::Io(e.to_string()))?;
         use base64::Engine as _;
         let key = format!(
             "{PREFIX}{}",

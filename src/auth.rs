@@ -27,10 +27,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use std::collections::HashMap;
 use std::fmt;
-use std::fs;
-use std::io::Read;
 use std::net::IpAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -62,8 +59,6 @@ pub const HASHES_PER_MINUTE: u32 = 10;
 pub const GLOBAL_FAILURES_PER_MINUTE: u32 = 60;
 /// How long a password check waits for the one running before it is refused.
 pub const CHECK_WAIT: Duration = Duration::from_secs(1);
-/// Tokens longer than this are not even parsed.
-const MAX_TOKEN_LEN: usize = 4096;
 /// Size of the HS256 key in `<data>/jwt-secret`.
 const SECRET_LEN: usize = 64;
 
@@ -145,10 +140,8 @@ pub fn required(auth: Option<&Auth>) -> bool {
 }
 
 /// Fills `buf` from the kernel's CSPRNG.
-pub fn random_bytes(buf: &mut [u8]) -> Result<(), AuthError> {
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(buf))
-        .map_err(AuthError::Random)
+fn random_bytes(buf: &mut [u8]) -> Result<(), AuthError> {
+    crate::util::random_bytes(buf).map_err(AuthError::Random)
 }
 
 /// Hashes a password the way Backrest stores it: base64 (standard) of a `$2a$10$…` bcrypt string.
@@ -596,17 +589,13 @@ impl Authenticator {
     /// An HS256 JWT `{sub, iat, exp, pwv}`. `pwv` is bound to the user's stored password
     /// hash (see [`Self::password_version`]): a new password revokes the user's tokens.
     pub fn sign_token(&self, user: &str, stored_hash: &str, exp_unix: i64) -> String {
-        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
         let claims = serde_json::json!({
             "sub": user,
             "iat": exp_unix - TOKEN_LIFETIME.as_secs() as i64,
             "exp": exp_unix,
             "pwv": self.password_version(user, stored_hash),
         });
-        let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-        let signing_input = format!("{header}.{payload}");
-        let sig = URL_SAFE_NO_PAD.encode(self.mac(signing_input.as_bytes()));
-        format!("{signing_input}.{sig}")
+        crate::token::sign(&claims, &self.secret)
     }
 
     /// A tag of (user, stored hash) under the instance secret: says nothing about the hash, and
@@ -620,48 +609,14 @@ impl Authenticator {
         URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..12])
     }
 
-    fn mac(&self, data: &[u8]) -> [u8; 32] {
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(data);
-        mac.finalize().into_bytes().into()
-    }
-
     /// Checks a token: three parts, header alg exactly HS256, signature (constant-time), exp in
     /// the future, and a `sub` that is still a configured user.
     pub fn verify_token(&self, auth: &Auth, token: &str, now_unix: i64) -> Result<String, Denied> {
         const BAD: Denied = Denied::Unauthenticated("invalid token");
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(BAD);
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(BAD);
-        };
-        let header: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(h)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(BAD)?;
-        if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
-            return Err(BAD);
-        }
-        let sig = URL_SAFE_NO_PAD.decode(s).map_err(|_| BAD)?;
-        let mut mac = HmacSha256::new_from_slice(&self.secret).expect("any key length");
-        mac.update(h.as_bytes());
-        mac.update(b".");
-        mac.update(p.as_bytes());
-        mac.verify_slice(&sig).map_err(|_| BAD)?;
-        let claims: serde_json::Value = URL_SAFE_NO_PAD
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(BAD)?;
-        let exp = claims.get("exp").and_then(|e| e.as_f64()).ok_or(BAD)?;
-        if exp <= now_unix as f64 {
-            return Err(Denied::Unauthenticated("token expired"));
-        }
+        let claims = crate::token::verify(token, &self.secret, now_unix).map_err(|e| match e {
+            crate::token::TokenError::Expired => Denied::Unauthenticated("token expired"),
+            _ => BAD,
+        })?;
         let sub = claims.get("sub").and_then(|s| s.as_str()).ok_or(BAD)?;
         let Some(user) = auth.users.iter().find(|u| u.name == sub) else {
             return Err(Denied::Unauthenticated("token of an unknown user"));
@@ -703,55 +658,22 @@ fn client_record<'a>(
     clients.entry(client.to_string()).or_default()
 }
 
-/// Reads the token key, or writes a new one (0600) when it is missing or shorter than 32 bytes.
+/// The token key (`token::load_or_create_secret`), folded into our fixed size: any length from
+/// 32 bytes on is a fine HMAC key.
 fn load_or_create_secret(path: &Path) -> Result<[u8; SECRET_LEN], AuthError> {
-    let err = |e| AuthError::Secret(path.to_path_buf(), e);
-    match fs::read(path) {
-        Ok(bytes) if bytes.len() >= 32 => {
-            let meta = fs::metadata(path).map_err(err)?;
-            if meta.permissions().mode() & 0o077 != 0 {
-                log::warn!(
-                    "{} was readable by others; setting its mode to 0600",
-                    path.display()
-                );
-                fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(err)?;
-            }
-            // Any length from 32 bytes on is a fine HMAC key; fold it into our fixed size.
-            let mut secret = [0u8; SECRET_LEN];
-            if bytes.len() == SECRET_LEN {
-                secret.copy_from_slice(&bytes);
-            } else {
-                let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
-                mac.update(b"footrest jwt-secret a");
-                secret[..32].copy_from_slice(&mac.finalize().into_bytes());
-                let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
-                mac.update(b"footrest jwt-secret b");
-                secret[32..].copy_from_slice(&mac.finalize().into_bytes());
-            }
-            Ok(secret)
-        }
-        Ok(_) => {
-            log::warn!(
-                "{} is shorter than 32 bytes; writing a new key (existing tokens stop working)",
-                path.display()
-            );
-            create_secret(path)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => create_secret(path),
-        Err(e) => Err(err(e)),
-    }
-}
-
-fn create_secret(path: &Path) -> Result<[u8; SECRET_LEN], AuthError> {
-    let err = |e| AuthError::Secret(path.to_path_buf(), e);
+    let bytes = crate::token::load_or_create_secret(path)
+        .map_err(|e| AuthError::Secret(path.to_path_buf(), e))?;
     let mut secret = [0u8; SECRET_LEN];
-    random_bytes(&mut secret)?;
-    if let Some(dir) = path.parent() {
-        fs::create_dir_all(dir).map_err(err)?;
+    if bytes.len() == SECRET_LEN {
+        secret.copy_from_slice(&bytes);
+    } else {
+        let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
+        mac.update(b"footrest jwt-secret a");
+        secret[..32].copy_from_slice(&mac.finalize().into_bytes());
+        let mut mac = HmacSha256::new_from_slice(&bytes).expect("any key length");
+        mac.update(b"footrest jwt-secret b");
+        secret[32..].copy_from_slice(&mac.finalize().into_bytes());
     }
-    let dir = path.parent().unwrap_or(Path::new("."));
-    crate::util::write_atomic(dir, path, &secret).map_err(err)?;
-    log::info!("created a new token key at {}", path.display());
     Ok(secret)
 }
 

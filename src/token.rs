@@ -10,7 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -109,23 +109,41 @@ pub fn verify(token: &str, key: &[u8], now_unix: i64) -> Result<Value, TokenErro
     }
 }
 
-/// Reads the secret at `path`, creating it (random, mode 0600) when missing. Two first uses
-/// at once agree on one secret: it is written to a private temp file and linked into place,
-/// and whoever loses the race reads the winner's.
+/// Reads the secret at `path` (an HMAC key: the login token key, the download-link key),
+/// creating it (random, mode 0600) when missing. A key others can read is set to 0600; one
+/// shorter than 32 bytes is replaced by a new one (what it signed stops working). Two first
+/// uses at once agree on one secret: it is written to a private temp file and linked into
+/// place, and whoever loses the race reads the winner's.
 pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::PermissionsExt;
     match std::fs::read(path) {
-        Ok(s) if s.len() >= 32 => return Ok(s),
+        Ok(s) if s.len() >= 32 => {
+            if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
+                log::warn!(
+                    "{} was readable by others; setting its mode to 0600",
+                    path.display()
+                );
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+            }
+            return Ok(s);
+        }
         Ok(_) => {
-            return Err(io::Error::other(format!(
-                "{} is shorter than 32 bytes; remove it to have a new one made",
+            log::warn!(
+                "{} is shorter than 32 bytes; writing a new key (what the old one signed stops working)",
                 path.display()
-            )));
+            );
+            let secret = random_secret()?;
+            let dir = path.parent().unwrap_or(Path::new("."));
+            crate::util::write_atomic(dir, path, &secret)?;
+            return Ok(secret);
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    let mut secret = vec![0u8; SECRET_LEN];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut secret)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let secret = random_secret()?;
     static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
@@ -141,10 +159,19 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
     })();
     let _ = std::fs::remove_file(&tmp);
     match written {
-        Ok(()) => Ok(secret),
+        Ok(()) => {
+            log::info!("created a new key at {}", path.display());
+            Ok(secret)
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::read(path),
         Err(e) => Err(e),
     }
+}
+
+fn random_secret() -> io::Result<Vec<u8>> {
+    let mut secret = vec![0u8; SECRET_LEN];
+    crate::util::random_bytes(&mut secret)?;
+    Ok(secret)
 }
 
 #[cfg(test)]

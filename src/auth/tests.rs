@@ -2,6 +2,8 @@
 
 use super::*;
 use crate::config::User;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
 
 /// The fixture's user: admin / footrest-demo (tests/fixtures/README.md).
 const ADMIN_HASH: &str =

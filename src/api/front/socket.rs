@@ -13,7 +13,7 @@ pub fn internal_socket_path(data_dir: &std::path::Path) -> io::Result<PathBuf> {
         return Ok(path);
     }
     let mut r = [0u8; 8];
-    crate::auth::random_bytes(&mut r).map_err(|e| io::Error::other(e.to_string()))?;
+    crate::util::random_bytes(&mut r)?;
     let tag = crate::util::hex(&r);
     Ok(std::env::temp_dir().join(format!("footrest-{}-{tag}.sock", std::process::id())))
 }
