@@ -24,6 +24,7 @@ pub mod orchestrator;
 pub mod proto;
 pub mod restic;
 pub mod schedule;
+pub mod settings;
 pub mod tar;
 pub mod template;
 pub mod token;

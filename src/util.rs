@@ -77,12 +77,6 @@ pub fn username() -> String {
         .into_owned()
 }
 
-/// A whole number from the environment variable `name` (surrounding spaces allowed); None when
-/// it is unset or not a number.
-pub fn env_number(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().parse().ok()
-}
-
 /// The largest char boundary of `s` at or below `n`.
 pub fn char_floor(s: &str, n: usize) -> usize {
     let mut i = n.min(s.len());

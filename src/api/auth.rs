@@ -219,12 +219,7 @@ pub fn host_allowed(host: &str, extra: &[String]) -> bool {
 
 /// The names allowed beside this machine's own (`FOOTREST_ALLOWED_HOSTS`).
 pub fn allowed_hosts() -> Vec<String> {
-    std::env::var("FOOTREST_ALLOWED_HOSTS")
-        .unwrap_or_default()
-        .split(',')
-        .map(|s| s.trim().trim_end_matches('.').to_ascii_lowercase())
-        .filter(|s| !s.is_empty())
-        .collect()
+    crate::settings::get().allowed_hosts.clone()
 }
 
 /// DNS rebinding: without auth, a `Host` that is not this machine's is refused; an `Origin`

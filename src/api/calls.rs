@@ -15,16 +15,12 @@ use std::time::Duration;
 
 /// restic calls on handler threads at once (the pool has 4 threads by default).
 pub const AT_ONCE: usize = 2;
-/// How long such a call may take unless `FOOTREST_API_RESTIC_TIMEOUT` (seconds) says otherwise.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
 
-/// The deadline of a restic call made for an API request.
+/// The deadline of a restic call made for an API request (`settings::Settings::api_restic_timeout`).
 pub fn timeout() -> Duration {
-    crate::util::env_number("FOOTREST_API_RESTIC_TIMEOUT")
-        .filter(|s| *s > 0)
-        .map_or(DEFAULT_TIMEOUT, Duration::from_secs)
+    crate::settings::get().api_restic_timeout
 }
 
 /// A restic of `repo` for one API request; derefs to [`Restic`]. Dropping it frees its slot.

@@ -132,7 +132,7 @@ pub(super) fn test_hook(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
             format!("{MAX_TEST_HOOKS} hook tests are already running; try again when they end"),
         ));
     };
-    let mut settings = hooks::Settings::from_env();
+    let mut settings = crate::settings::get().hooks.clone();
     settings.command_timeout = settings.command_timeout.min(TEST_COMMAND_TIMEOUT);
     let event = hooks::run::sample_event(&hook, None);
     let kind = hook.action.kind();

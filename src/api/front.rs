@@ -95,14 +95,10 @@ impl Limits {
         // Up to 48: 16 streams and 16 calls waiting for their tasks leave 16 for the rest.
         let max_active = (spare / 8).clamp(2, 48) as usize;
         let max_clients = (spare.saturating_sub(3 * max_active as u64)).clamp(4, 512) as usize;
-        let env_num = crate::util::env_number;
-        let idle = env_num("FOOTREST_HTTP_TIMEOUT_MS")
-            .map(Duration::from_millis)
-            .unwrap_or(Duration::from_secs(30));
+        let settings = crate::settings::get();
+        let idle = settings.http_timeout;
         Limits {
-            max_clients: env_num("FOOTREST_HTTP_MAX_CLIENTS")
-                .map(|n| n.max(1) as usize)
-                .unwrap_or(max_clients),
+            max_clients: settings.http_max_clients.unwrap_or(max_clients),
             max_active,
             max_request_line: 8 * 1024,
             max_head: 16 * 1024,

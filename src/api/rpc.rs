@@ -390,17 +390,13 @@ fn backup(app: &Arc<App>, req: Request, body: &[u8]) {
     run_and_answer(app, req, task, false);
 }
 
-/// Calls that wait for their task (Backup, DoRepoTask, Forget) at once, unless
-/// `FOOTREST_MAX_WAITING` says otherwise. Each holds one of the front door's request slots while
-/// it waits, so together with the streams' cap this leaves slots for everything else.
-pub const MAX_WAITING: usize = 16;
-
 static WAITING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Calls that wait for their task (Backup, DoRepoTask, Forget) at once
+/// (`settings::Settings::max_waiting`). Each holds one of the front door's request slots while
+/// it waits, so together with the streams' cap this leaves slots for everything else.
 fn max_waiting() -> usize {
-    crate::util::env_number("FOOTREST_MAX_WAITING")
-        .filter(|n| *n > 0)
-        .map_or(MAX_WAITING, |n| n as usize)
+    crate::settings::get().max_waiting
 }
 
 /// Queues `task` at interactive priority; the worker answers `req` when it has finished, so

@@ -2,7 +2,7 @@
 //! chunked HTTP bodies of downloads.
 //!
 //! A long answer never runs on the handler pool. The handler checks the request, takes a slot
-//! (at most [`MAX_STREAMS`] at once; past that the client gets `resource_exhausted`), and moves
+//! (at most `settings::MAX_STREAMS` (`FOOTREST_MAX_STREAMS`) at once; past that the client gets `resource_exhausted`), and moves
 //! the tiny_http request to a named short-lived thread that owns the connection's writer
 //! (`Request::into_writer`) and writes the response itself: headers, then HTTP/1.1 chunks, each
 //! flushed, so every envelope reaches the client when it is written.
@@ -26,8 +26,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tiny_http::{HTTPVersion, Request};
 
-/// Streams (event streams, log tails and downloads) served at once.
-pub const MAX_STREAMS: usize = 16;
 /// How often an idle event stream sends `keepAlive`. A client that went away (a browser tab
 /// closed, a page left) is noticed at the next write, so this also bounds how long its slot stays
 /// taken.
@@ -146,8 +144,7 @@ impl Streams {
         oplog.subscribe(Box::new(move |c| for_listener.publish(c)));
         Arc::new(Streams {
             active: Arc::new(AtomicUsize::new(0)),
-            max: crate::util::env_number("FOOTREST_MAX_STREAMS")
-                .map_or(MAX_STREAMS, |n| n as usize),
+            max: crate::settings::get().max_streams,
             hub,
             stopping: Arc::new(AtomicBool::new(false)),
             threads: Mutex::new(Vec::new()),

@@ -75,7 +75,7 @@ struct DevFile {
 #[cfg(debug_assertions)]
 impl DevFile {
     fn read(path: &str) -> Option<DevFile> {
-        let dir = std::env::var_os("FOOTREST_UI_DIR")?;
+        let dir = crate::settings::get().ui_dir.as_ref()?;
         let compiled = find(path)?;
         let rel = compiled.path.strip_prefix("/ui/")?;
         let raw = std::fs::read(std::path::Path::new(&dir).join(rel)).ok()?;

@@ -50,11 +50,7 @@ pub struct Bridge {
 const DISCOVERY_PREFIX: &str = "homeassistant";
 
 fn keep_alive() -> Duration {
-    Duration::from_secs(
-        crate::util::env_number("FOOTREST_MQTT_KEEPALIVE")
-            .filter(|n| (5..=3600).contains(n))
-            .unwrap_or(30),
-    )
+    crate::settings::get().mqtt_keepalive
 }
 
 impl Bridge {

@@ -86,7 +86,7 @@ impl Orchestrator {
             plan,
             parent,
         };
-        let settings = hooks::Settings::from_env();
+        let settings = crate::settings::get().hooks.clone();
         hooks::fire(
             &self.env.oplog,
             &self.env.logs,
@@ -325,7 +325,8 @@ impl Orchestrator {
     /// ends.
     pub(super) fn retry_later(&self, mut q: Queued, policy: OnError) {
         let attempt = q.retries + 1;
-        let delay = hooks::Settings::from_env()
+        let delay = crate::settings::get()
+            .hooks
             .retry_delay(policy, attempt)
             .unwrap_or(Duration::from_secs(60));
         let message = format!(
