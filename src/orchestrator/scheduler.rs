@@ -15,7 +15,7 @@ use crate::oplog::OpLog;
 use crate::schedule::{Clock, Schedule, TimeZone, Timestamp};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// How far the wall clock may move against the monotonic clock before everything is
 /// rescheduled (docs/COMPATIBILITY.md §7).
@@ -401,12 +401,38 @@ impl SchedulerThread {
     }
 }
 
-fn wall_now() -> Timestamp {
-    Timestamp::now()
+/// The wall clock the scheduler plans by: the system's, or one a test sets.
+pub trait WallClock: Send + 'static {
+    fn now(&self) -> Timestamp;
+
+    /// Fires when the clock is set other than by time passing (a test moving its clock), so
+    /// that the scheduler looks again at once. The system clock never fires: its jumps are
+    /// found by comparing it with the monotonic clock.
+    fn moved(&self) -> crossbeam_channel::Receiver<()> {
+        crossbeam_channel::never()
+    }
 }
 
-/// Starts the scheduler thread.
+/// The system's wall clock.
+pub struct SystemClock;
+
+impl WallClock for SystemClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// Starts the scheduler thread on the system clock.
 pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<SchedulerThread> {
+    start_with_clock(orch, tz, Box::new(SystemClock))
+}
+
+/// Starts the scheduler thread on `clock`.
+pub fn start_with_clock(
+    orch: Arc<Orchestrator>,
+    tz: TimeZone,
+    clock: Box<dyn WallClock>,
+) -> std::io::Result<SchedulerThread> {
     let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
     let config_rx = orch.env.config.subscribe();
     let done_rx = orch.subscribe_done();
@@ -417,9 +443,11 @@ pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<Scheduler
             let mut planner = Planner::new(tz);
             housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
             let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
-            planner.reconcile(&orch.env.config.get(), &oplog, wall_now());
+            planner.reconcile(&orch.env.config.get(), &oplog, clock.now());
+            let wall_now = || clock.now();
+            let moved = clock.moved();
             let mut mono = Instant::now();
-            let mut wall = SystemTime::now();
+            let mut wall = wall_now();
             loop {
                 for (key, op_id) in planner.take_due(wall_now()) {
                     let task = key.task();
@@ -450,20 +478,22 @@ pub fn start(orch: Arc<Orchestrator>, tz: TimeZone) -> std::io::Result<Scheduler
                             planner.finished(&key, &orch.env.config.get(), &oplog, wall_now());
                         }
                     }
+                    recv(moved) -> _ => {}
                     default(wait) => {}
                 }
                 let mono_elapsed = mono.elapsed();
-                let wall_elapsed = SystemTime::now()
-                    .duration_since(wall)
-                    .unwrap_or(Duration::ZERO);
+                let now = wall_now();
+                let went_back = now < wall;
+                let wall_elapsed = Duration::from_millis(
+                    (now.as_millisecond() - wall.as_millisecond()).max(0) as u64,
+                );
                 let drift = mono_elapsed.abs_diff(wall_elapsed);
-                let went_back = SystemTime::now() < wall;
                 if drift > CLOCK_JUMP || went_back {
                     log::warn!("the wall clock jumped; rescheduling everything");
-                    planner.recompute_all(&orch.env.config.get(), &oplog, wall_now());
+                    planner.recompute_all(&orch.env.config.get(), &oplog, now);
                 }
                 mono = Instant::now();
-                wall = SystemTime::now();
+                wall = now;
                 if mono >= next_housekeeping {
                     housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
                     next_housekeeping = Instant::now() + HOUSEKEEPING;

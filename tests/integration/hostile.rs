@@ -360,7 +360,12 @@ fn sigterm_during_a_backup_still_answers_the_waiting_client() {
     let port = d.port;
     let waiting =
         std::thread::spawn(move || raw(port, post("/v1.Backrest/Backup", br#"{"value":"plan1"}"#)));
-    std::thread::sleep(Duration::from_millis(700));
+    d.wait_for("the backup to start", Duration::from_secs(10), || {
+        d.operations(serde_json::json!({}))
+            .iter()
+            .any(|o| o["status"] == "STATUS_INPROGRESS" && o.get("operationBackup").is_some())
+            .then_some(())
+    });
     let status = d.stop();
     let (code, body) = waiting.join().unwrap();
     assert_eq!(

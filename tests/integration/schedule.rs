@@ -1,65 +1,156 @@
 //! The orchestrator: schedules, retention, repo tasks, cancel, and recovery after a crash.
 
 use crate::common::*;
+use footrest::config::{ConfigStore, SharedConfig};
+use footrest::logstore::LogStore;
+use footrest::model::{OpSelector, Operation, OperationStatus};
+use footrest::oplog::OpLog;
+use footrest::orchestrator::scheduler::{self, WallClock};
+use footrest::orchestrator::{Env, Orchestrator};
+use footrest::schedule::{TimeZone, Timestamp};
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn ops_of(d: &Daemon, sel: Value) -> Vec<Value> {
     d.operations(json!({ "selector": sel }))
 }
 
-/// Two plans and a prune all due each minute: they run unattended, one at a time, prune
-/// (priority 32) before the backups (priority 2); each shows as PENDING before it runs.
+/// A wall clock the test sets; the scheduler looks again each time it is moved.
+#[derive(Clone)]
+struct TestClock {
+    ms: Arc<Mutex<i64>>,
+    moved: (
+        crossbeam_channel::Sender<()>,
+        crossbeam_channel::Receiver<()>,
+    ),
+}
+
+impl TestClock {
+    fn at(ms: i64) -> TestClock {
+        TestClock {
+            ms: Arc::new(Mutex::new(ms)),
+            moved: crossbeam_channel::unbounded(),
+        }
+    }
+
+    fn set(&self, ms: i64) {
+        *self.ms.lock().unwrap() = ms;
+        self.moved.0.send(()).unwrap();
+    }
+}
+
+impl WallClock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_millisecond(*self.ms.lock().unwrap()).unwrap()
+    }
+
+    fn moved(&self) -> crossbeam_channel::Receiver<()> {
+        self.moved.1.clone()
+    }
+}
+
+/// Polls `f` until it gives a value, for at most `limit`.
+fn wait_until<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// The scheduler and the worker, on a wall clock the test sets (no waiting for a real minute):
+/// two plans and a prune due at the same minute show as PENDING, do not run while the clock is
+/// before it, then run unattended one at a time when it gets there, the prune (priority 32)
+/// before the backups (priority 2), with real restic; each is then scheduled for the next minute.
 #[test]
-fn scheduled_tasks_run_unattended_one_at_a_time_in_priority_order() {
+fn scheduled_tasks_run_unattended_at_their_time_one_at_a_time_in_priority_order() {
     let work = TempDir::new("sched");
     let src = work.path().join("src");
     make_source(&src);
-    let d = Daemon::start();
     let repo = work.path().join("repo");
-    let mut c = add_repo(&d, "repo1", &repo);
+    let init = restic(&repo, &["init"]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let cat = restic(&repo, &["cat", "config"]);
+    let guid = serde_json::from_slice::<Value>(&cat.stdout).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let every_minute = json!({"cron": "* * * * *"});
-    c["repos"][0]["prunePolicy"] = json!({"schedule": every_minute});
-    c["plans"] = json!([
-        {"id": "a", "repo": "repo1", "paths": [src], "schedule": every_minute},
-        {"id": "b", "repo": "repo1", "paths": [src], "schedule": every_minute},
-    ]);
-    d.ok("SetConfig", c);
-    let pending = d.wait_for("PENDING scheduled ops", Duration::from_secs(10), || {
-        let ops = d.operations(json!({}));
-        let p: Vec<Value> = ops
+    let config = json!({
+        "version": 6,
+        "modno": 1,
+        "instance": "sched-test",
+        "auth": {"disabled": true},
+        "repos": [{"id": "repo1", "uri": repo, "password": PASSWORD, "guid": guid,
+                   "prunePolicy": {"schedule": every_minute}}],
+        "plans": [
+            {"id": "a", "repo": "repo1", "paths": [src], "schedule": every_minute},
+            {"id": "b", "repo": "repo1", "paths": [src], "schedule": every_minute},
+        ],
+    });
+    let path = work.path().join("config.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let store = ConfigStore::new(path);
+    let loaded = store.load().unwrap();
+    let oplog = Arc::new(OpLog::open(&work.path().join("oplog")).unwrap());
+    let orch = Orchestrator::new(Env {
+        config: Arc::new(SharedConfig::new(store, loaded)),
+        logs: LogStore::open(&work.path().join("tasklogs")).unwrap(),
+        oplog: Arc::clone(&oplog),
+        restic_cmd: restic_bin(),
+    });
+    let worker = orch.start().unwrap();
+    let real_now = Timestamp::now().as_millisecond();
+    let minute = (real_now / 60_000 + 1) * 60_000;
+    let clock = TestClock::at(minute - 1_000);
+    let sched =
+        scheduler::start_with_clock(Arc::clone(&orch), TimeZone::UTC, Box::new(clock.clone()))
+            .unwrap();
+    let ops = || oplog.query(&OpSelector::default(), 0).unwrap();
+    let pending = wait_until("three PENDING operations", Duration::from_secs(10), || {
+        let p: Vec<Operation> = ops()
             .into_iter()
-            .filter(|o| o["status"] == "STATUS_PENDING")
+            .filter(|o| o.status == OperationStatus::Pending)
             .collect();
         (p.len() == 3).then_some(p)
     });
-    let next_minute = int(&pending[0]["unixTimeStartMs"]);
-    assert_eq!(next_minute % 60_000, 0, "cron times fall on the minute");
     assert!(
-        pending
-            .iter()
-            .all(|o| int(&o["unixTimeStartMs"]) == next_minute)
+        pending.iter().all(|o| o.unix_time_start_ms == minute),
+        "all three are due at the minute: {pending:?}"
+    );
+    assert!(
+        orch.queued().is_empty(),
+        "nothing is queued before its time"
     );
 
-    let done = |o: &Value| o["status"] == "STATUS_SUCCESS";
-    let ran = d.wait_for("the scheduled runs", Duration::from_secs(150), || {
-        let ops = d.operations(json!({}));
-        let backups: Vec<Value> = ops
+    clock.set(minute + 1_000);
+    let done = |o: &&Operation| o.status == OperationStatus::Success;
+    let (backups, prunes) = wait_until("the scheduled runs", Duration::from_secs(150), || {
+        let all = ops();
+        let backups: Vec<Operation> = all
             .iter()
-            .filter(|o| o.get("operationBackup").is_some() && done(o))
+            .filter(|o| o.operation_backup.is_some())
+            .filter(done)
             .cloned()
             .collect();
-        let prunes: Vec<Value> = ops
+        let prunes: Vec<Operation> = all
             .iter()
-            .filter(|o| o.get("operationPrune").is_some() && done(o))
+            .filter(|o| o.operation_prune.is_some())
+            .filter(done)
             .cloned()
             .collect();
-        let a = backups.iter().any(|o| o["planId"] == "a");
-        let b = backups.iter().any(|o| o["planId"] == "b");
-        (a && b && !prunes.is_empty()).then_some((backups, prunes))
+        let ran = |p: &str| backups.iter().any(|o| o.plan_id == p);
+        (ran("a") && ran("b") && !prunes.is_empty()).then_some((backups, prunes))
     });
-    let (backups, prunes) = ran;
-    let span = |o: &Value| (int(&o["unixTimeStartMs"]), int(&o["unixTimeEndMs"]));
+    let span = |o: &Operation| (o.unix_time_start_ms, o.unix_time_end_ms);
     let prune = span(&prunes[0]);
     let (a, b) = (span(&backups[0]), span(&backups[1]));
     assert!(
@@ -71,15 +162,22 @@ fn scheduled_tasks_run_unattended_one_at_a_time_in_priority_order() {
         "backups do not overlap: {a:?} {b:?}"
     );
     assert_eq!(snapshot_ids(&repo).len(), 2);
-    // The next runs are scheduled again.
-    d.wait_for("next PENDING ops", Duration::from_secs(30), || {
-        let ops = d.operations(json!({}));
-        let p = ops
-            .iter()
-            .filter(|o| o["status"] == "STATUS_PENDING" && int(&o["unixTimeStartMs"]) > next_minute)
-            .count();
-        (p >= 2).then_some(())
-    });
+    wait_until(
+        "the next PENDING operations",
+        Duration::from_secs(30),
+        || {
+            let next = ops()
+                .iter()
+                .filter(|o| {
+                    o.status == OperationStatus::Pending && o.unix_time_start_ms == minute + 60_000
+                })
+                .count();
+            (next == 3).then_some(())
+        },
+    );
+    sched.stop();
+    orch.shutdown(Duration::from_secs(5));
+    worker.join().unwrap();
 }
 
 /// Snapshots made at chosen times (restic backup --time), then a plan forget by its
