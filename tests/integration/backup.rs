@@ -510,13 +510,9 @@ fn the_index_entry_a_backup_answers_with_matches_what_restic_recorded() {
 fn a_backup_with_a_known_parent_starts_restic_only_for_the_backup() {
     let work = TempDir::new("count");
     let calls = work.path().join("calls");
-    let wrapper = shell_script(
+    let wrapper = restic_wrapper(
         &work.path().join("restic-wrapper"),
-        &format!(
-            "printf '%s\\n' \"$1\" >> '{}'\nexec '{}' \"$@\"\n",
-            calls.display(),
-            restic_bin()
-        ),
+        &format!("printf '%s\\n' \"$1\" >> '{}'", calls.display()),
     );
     let src = work.path().join("src");
     make_source(&src);

@@ -33,6 +33,15 @@ pub fn which(cmd: &str) -> String {
 
 /// Writes an executable `sh` script at `path` (a restic wrapper or a fake restic) and returns
 /// its path.
+/// A script at `path` that runs the shell lines `before`, then the real restic with its
+/// arguments (to count, record, slow down or hold restic's runs).
+pub fn restic_wrapper(path: &Path, before: &str) -> String {
+    shell_script(
+        path,
+        &format!("{before}\nexec '{}' \"$@\"\n", which(&restic_bin())),
+    )
+}
+
 pub fn shell_script(path: &Path, body: &str) -> String {
     use std::os::unix::fs::PermissionsExt;
     std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
@@ -547,11 +556,15 @@ pub struct Setup {
 }
 
 pub fn setup_with_plan(plan_extra: Value) -> Setup {
-    let work = TempDir::new("work");
+    setup_with(TempDir::new("work"), Opts::default(), plan_extra)
+}
+
+/// `setup_with_plan` in `work` (which may already hold a restic wrapper), with `opts`.
+pub fn setup_with(work: TempDir, opts: Opts, plan_extra: Value) -> Setup {
     let src = work.path().join("src");
     make_source(&src);
     let repo = work.path().join("repo");
-    let d = Daemon::start();
+    let d = Daemon::start_with(opts);
     add_repo(&d, "repo1", &repo);
     let mut plan = json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]});
     if let (Some(p), Some(extra)) = (plan.as_object_mut(), plan_extra.as_object()) {

@@ -339,24 +339,17 @@ fn fd_exhaustion_then_recovery() {
 #[test]
 fn sigterm_during_a_backup_still_answers_the_waiting_client() {
     let work = TempDir::new("sigterm");
-    let wrapper = shell_script(
+    let wrapper = restic_wrapper(
         &work.path().join("slow-restic"),
-        &format!(
-            "if [ \"$1\" = backup ]; then sleep 2; fi\nexec '{}' \"$@\"\n",
-            which(&restic_bin())
-        ),
+        "if [ \"$1\" = backup ]; then sleep 2; fi",
     );
-    let src = work.path().join("src");
-    make_source(&src);
-    let mut d = Daemon::start_with(Opts {
+    let opts = Opts {
         restic: wrapper,
         ..Default::default()
-    });
-    add_repo(&d, "repo1", &work.path().join("repo"));
-    set_plans(
-        &d,
-        vec![serde_json::json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]})],
-    );
+    };
+    let Setup {
+        mut d, work: _work, ..
+    } = setup_with(work, opts, serde_json::json!({}));
     let port = d.port;
     let waiting =
         std::thread::spawn(move || raw(port, post("/v1.Backrest/Backup", br#"{"value":"plan1"}"#)));
@@ -498,26 +491,19 @@ fn hanging_restic_calls_are_bounded_in_number_and_time_and_the_api_stays_up() {
 fn calls_waiting_for_tasks_are_capped_and_short_requests_still_answer() {
     let work = TempDir::new("waiting");
     let gate = work.path().join("gate");
-    let wrapper = shell_script(
+    let wrapper = restic_wrapper(
         &work.path().join("gated-restic"),
         &format!(
-            "if [ \"$1\" = backup ]; then while [ ! -e '{}' ]; do sleep 0.05; done; fi\nexec '{}' \"$@\"\n",
-            gate.display(),
-            which(&restic_bin())
+            "if [ \"$1\" = backup ]; then while [ ! -e '{}' ]; do sleep 0.05; done; fi",
+            gate.display()
         ),
     );
-    let src = work.path().join("src");
-    make_source(&src);
-    let d = Daemon::start_with(Opts {
+    let opts = Opts {
         restic: wrapper,
         env: vec![("FOOTREST_MAX_WAITING".into(), "2".into())],
         ..Default::default()
-    });
-    add_repo(&d, "repo1", &work.path().join("repo"));
-    set_plans(
-        &d,
-        vec![serde_json::json!({"id": "plan1", "repo": "repo1", "paths": [src.to_str().unwrap()]})],
-    );
+    };
+    let Setup { d, work: _work, .. } = setup_with(work, opts, serde_json::json!({}));
     let port = d.port;
     let backup = move || raw(port, post("/v1.Backrest/Backup", br#"{"value":"plan1"}"#));
     let waiting: Vec<_> = (0..2).map(|_| std::thread::spawn(backup)).collect();

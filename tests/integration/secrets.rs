@@ -12,13 +12,9 @@ use std::time::Duration;
 fn repo_passwords_never_reach_argv_logs_or_messages() {
     let work = TempDir::new("secrets");
     let argv_log = work.path().join("argv.log");
-    let wrapper = shell_script(
+    let wrapper = restic_wrapper(
         &work.path().join("restic-wrapper"),
-        &format!(
-            "printf '%s\\n' \"$*\" >> '{}'\nexec '{}' \"$@\"\n",
-            argv_log.display(),
-            which(&restic_bin())
-        ),
+        &format!("printf '%s\\n' \"$*\" >> '{}'", argv_log.display()),
     );
     let src = work.path().join("src");
     make_source(&src);
