@@ -16,13 +16,14 @@ use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+pub mod hook;
 mod store;
 mod validate;
 
 pub use store::{
     ConfigError, ConfigStore, SharedConfig, UpdateError, default_config, sanitize_instance,
 };
-pub use validate::{ValidationError, valid_id};
+pub use validate::{HookCheck, ValidationError, valid_id};
 
 pub const CURRENT_VERSION: i32 = 6;
 

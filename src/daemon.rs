@@ -66,7 +66,8 @@ impl Daemon {
         // still holds its locks.
         crate::children::set_owner(&s.data_dir);
         let leftovers = stop_leftovers(&s.data_dir);
-        let store = ConfigStore::new(s.config_file.clone());
+        let store =
+            ConfigStore::new(s.config_file.clone()).with_hook_check(crate::hooks::action_problems);
         let config = store.load().map_err(|e| e.to_string())?;
         let logs = LogStore::open(&s.data_dir.join("tasklogs"))
             .map_err(|e| format!("opening the task log dir: {e}"))?;

@@ -201,8 +201,8 @@ fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         Some(r) => *r = probe,
         None => trial.repos.push(probe),
     }
-    trial
-        .validate()
+    app.config
+        .validate(&trial)
         .map_err(|e| ApiError::invalid(e.to_string()))?;
 
     let restic = super::calls::start(&app.restic_cmd, &repo)?;

@@ -6,11 +6,26 @@ use super::*;
 /// The config file and the config it holds.
 pub struct ConfigStore {
     path: PathBuf,
+    hook_check: Option<HookCheck>,
 }
 
 impl ConfigStore {
     pub fn new(path: PathBuf) -> Self {
-        Self { path }
+        Self {
+            path,
+            hook_check: None,
+        }
+    }
+
+    /// Adds the checks of hook actions (`hooks::action_problems`) to every load and update.
+    pub fn with_hook_check(mut self, check: HookCheck) -> Self {
+        self.hook_check = Some(check);
+        self
+    }
+
+    /// Every rule a config must satisfy to be loaded or saved here.
+    pub fn validate(&self, config: &Config) -> Result<(), ValidationError> {
+        config.validate_with(self.hook_check)
     }
 
     pub fn path(&self) -> &Path {
@@ -30,8 +45,7 @@ impl ConfigStore {
         if config.version == 0 {
             config.version = CURRENT_VERSION;
         }
-        config
-            .validate()
+        self.validate(&config)
             .map_err(|e| ConfigError::Invalid(self.path.clone(), e))?;
         Ok(config)
     }
@@ -199,6 +213,11 @@ impl SharedConfig {
         }
     }
 
+    /// Every rule `update` applies (a trial config, before acting on it).
+    pub fn validate(&self, config: &Config) -> Result<(), ValidationError> {
+        self.store.validate(config)
+    }
+
     /// A snapshot of the current config.
     pub fn get(&self) -> Config {
         self.current
@@ -238,7 +257,8 @@ impl SharedConfig {
         if next.version == 0 {
             next.version = CURRENT_VERSION;
         }
-        next.validate()
+        self.store
+            .validate(&next)
             .map_err(|e| E::from(UpdateError::Invalid(e)))?;
         next.modno = guard.modno.wrapping_add(1);
         self.store

@@ -2,6 +2,36 @@
 //! with where it is (repo, plan, field).
 
 use super::*;
+use crate::config::hook::Hook;
+
+/// The checks of a hook's action that need its sender (URLs it can reach, service URLs it
+/// understands, templates): the hooks module gives them (`hooks::action_problems`) to the
+/// config store, so that config does not depend on the senders.
+pub type HookCheck = fn(&Hook) -> Vec<String>;
+
+/// Adds the problems of one owner's hooks: unknown conditions or policies, a missing or doubled
+/// action (their shape), then what `check` finds.
+fn hook_problems(
+    owner: &str,
+    hooks: &[Value],
+    check: Option<HookCheck>,
+    problems: &mut Vec<String>,
+) {
+    for (i, raw) in hooks.iter().enumerate() {
+        let what = format!("{owner}: hooks[{i}]");
+        match Hook::parse(raw) {
+            Ok(h) => {
+                if h.conditions.is_empty() {
+                    problems.push(format!("{what}: no conditions: the hook would never run"));
+                }
+                for p in check.map(|c| c(&h)).unwrap_or_default() {
+                    problems.push(format!("{what}: {p}"));
+                }
+            }
+            Err(e) => problems.push(format!("{what}: {e}")),
+        }
+    }
+}
 
 pub(super) const ID_RULE: &str = "must contain only letters, digits, '_', '-' and '.'";
 
@@ -35,6 +65,11 @@ impl fmt::Display for ValidationError {
 impl Config {
     /// Every problem with this config, or Ok. Messages name the offending item.
     pub fn validate(&self) -> Result<(), ValidationError> {
+        self.validate_with(None)
+    }
+
+    /// `validate`, with `hook_check` run on every hook whose shape is right.
+    pub fn validate_with(&self, hook_check: Option<HookCheck>) -> Result<(), ValidationError> {
         let mut problems = Vec::new();
         if self.instance.chars().count() > 50 {
             problems.push("instance: must be at most 50 characters".to_string());
@@ -166,7 +201,22 @@ impl Config {
                 }
             }
         }
-        crate::hooks::validate_config(self, &mut problems);
+        for repo in &self.repos {
+            hook_problems(
+                &format!("repo \"{}\"", repo.id),
+                &repo.hooks,
+                hook_check,
+                &mut problems,
+            );
+        }
+        for plan in &self.plans {
+            hook_problems(
+                &format!("plan \"{}\"", plan.id),
+                &plan.hooks,
+                hook_check,
+                &mut problems,
+            );
+        }
         if problems.is_empty() {
             Ok(())
         } else {

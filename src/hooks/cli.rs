@@ -3,8 +3,8 @@
 
 use super::Settings;
 use super::run::{execute_sample, sample_event};
-use super::types::{Condition, Hook};
 use crate::config::ConfigStore;
+use crate::config::hook::{Condition, Hook};
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -120,7 +120,10 @@ fn default_config_file() -> PathBuf {
 }
 
 fn test(t: &TestArgs) -> ExitCode {
-    let config = match ConfigStore::new(t.config_file.clone()).load() {
+    let config = match ConfigStore::new(t.config_file.clone())
+        .with_hook_check(super::action_problems)
+        .load()
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("footrest hook: {e}");

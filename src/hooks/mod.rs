@@ -1,7 +1,8 @@
 //! Hooks (docs/COMPATIBILITY.md §8): commands and notifications fired by backups, prunes, checks and forgets.
 //!
-//! Owns: the typed form of the `hooks` JSON a repo or plan keeps verbatim ([`types`]), its
-//! validation (called from `Config::validate`), the variables templates see ([`vars`]), the
+//! Owns: the checks of a hook's action that need its sender ([`action_problems`], which the
+//! daemon hands to the config store: the hook's typed form and shape are `config::hook`'s), the
+//! variables templates see ([`vars`]), the
 //! senders ([`command`], [`send`], [`shoutrrr`], over [`http`]), and [`run::fire`], which runs the
 //! hooks that match an event — repo hooks first, then plan hooks — each recorded as an
 //! `operationRunHook` operation with its own log, and tells the caller what the hooks' `onError`
@@ -18,15 +19,13 @@ pub mod http;
 pub mod run;
 pub mod send;
 pub mod shoutrrr;
-pub mod types;
 pub mod url;
 pub mod vars;
 
+pub use crate::config::hook::{Action, Condition, Hook, Method, OnError};
 pub use run::{Outcome, fire};
-pub use types::{Action, Condition, Hook, OnError};
 pub use vars::Vars;
 
-use crate::config::Config;
 use std::fmt;
 use std::time::Duration;
 
@@ -153,32 +152,6 @@ impl Settings {
     }
 }
 
-/// Adds every problem of the config's hooks to `problems` (for `Config::validate`): unknown
-/// conditions or policies, a missing or doubled action, unusable URLs, templates that do not
-/// parse (with their position).
-pub fn validate_config(config: &Config, problems: &mut Vec<String>) {
-    for repo in &config.repos {
-        validate_hooks(&format!("repo \"{}\"", repo.id), &repo.hooks, problems);
-    }
-    for plan in &config.plans {
-        validate_hooks(&format!("plan \"{}\"", plan.id), &plan.hooks, problems);
-    }
-}
-
-fn validate_hooks(owner: &str, hooks: &[serde_json::Value], problems: &mut Vec<String>) {
-    for (i, raw) in hooks.iter().enumerate() {
-        let what = format!("{owner}: hooks[{i}]");
-        match Hook::parse(raw) {
-            Ok(h) => {
-                for p in hook_problems(&h) {
-                    problems.push(format!("{what}: {p}"));
-                }
-            }
-            Err(e) => problems.push(format!("{what}: {e}")),
-        }
-    }
-}
-
 /// What is wrong with a parsed hook, beyond its shape.
 pub fn hook_problems(h: &Hook) -> Vec<String> {
     let mut out = Vec::new();
@@ -282,7 +255,7 @@ mod tests {
 
     #[test]
     fn config_problems_name_the_owner_the_hook_and_the_field() {
-        let config: Config = serde_json::from_value(json!({
+        let config: crate::config::Config = serde_json::from_value(json!({
             "repos": [{"id": "r", "uri": "/x", "autoInitialize": true, "hooks": [
                 {"conditions": ["CONDITION_PRUNE_ERROR"], "actionDiscord": {"webhookUrl": ""}},
                 {"conditions": ["CONDITION_ANY_ERROR"], "actionShoutrrr": {"shoutrrrUrl": "pushover://x@y"}}
@@ -296,10 +269,17 @@ mod tests {
             ]}]
         }))
         .unwrap();
-        let mut p = Vec::new();
-        validate_config(&config, &mut p);
+        let hook_lines = |checked: Option<crate::config::HookCheck>| -> Vec<String> {
+            let e = config.validate_with(checked).unwrap_err();
+            e.0.into_iter().filter(|m| m.contains(": hooks[")).collect()
+        };
+        // Without the senders' checks the config sees only the hooks' shape.
         assert_eq!(
-            p,
+            hook_lines(None),
+            ["plan \"p\": hooks[1]: no conditions: the hook would never run"]
+        );
+        assert_eq!(
+            hook_lines(Some(action_problems)),
             vec![
                 "repo \"r\": hooks[0]: webhookUrl is empty",
                 "repo \"r\": hooks[1]: shoutrrrUrl: service \"pushover\" is not supported by footrest (supported: ntfy, gotify, discord, telegram, slack, generic)",

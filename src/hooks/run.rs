@@ -3,10 +3,10 @@
 
 use super::http;
 use super::send;
-use super::types::{Action, Condition, Hook, OnError};
 use super::vars::{Vars, now_rfc3339};
 use super::{HookError, Settings, command};
 use crate::cancel::CancelHandle;
+use crate::config::hook::{Action, Condition, Hook, OnError};
 use crate::config::{Plan, Repo};
 use crate::logstore::{LogStore, TASK_LOG_CAP};
 use crate::model::{Operation, OperationRunHook, OperationStatus};

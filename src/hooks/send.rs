@@ -3,9 +3,9 @@
 
 use super::http::Request;
 use super::shoutrrr;
-use super::types::{Action, Condition, Method};
 use super::url::{self, Url};
 use super::{HookError, Settings};
+use crate::config::hook::{Action, Condition, Method};
 use crate::template::backrest::render;
 use serde_json::{Value, json};
 
@@ -286,7 +286,7 @@ pub fn uptime_kuma(push_url: &str, event: Condition, text: &str) -> Request {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hooks::types::Hook;
+    use crate::config::hook::Hook;
     use serde_json::json;
 
     fn vars(event: Condition) -> Value {

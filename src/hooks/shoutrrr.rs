@@ -5,9 +5,9 @@
 
 use super::http::Request;
 use super::send;
-use super::types::Condition;
 use super::url::{self, Url};
 use super::{HookError, Settings};
+use crate::config::hook::Condition;
 use serde_json::json;
 
 /// The services footrest understands, for messages.

@@ -4,7 +4,7 @@
 //! `Repo` and `Plan` carry their settings, but not the repo's `Password` and `Env` (which hold
 //! secrets): a message template must not be able to leak them.
 
-use super::types::Condition;
+use crate::config::hook::Condition;
 use crate::config::{Plan, Repo};
 use crate::model::BackupProgressSummary;
 use crate::template::backrest::go_duration;

@@ -1,5 +1,5 @@
 //! Backrest's `Hook` message (docs/COMPATIBILITY.md §3, §8) as typed values, parsed from the JSON the config
-//! keeps verbatim. Field names are accepted in proto3 JSON form (`onError`, `webhookUrl`) and in
+//! keeps verbatim. The config owns the hook's schema; `hooks` fires them. Field names are accepted in proto3 JSON form (`onError`, `webhookUrl`) and in
 //! the original snake_case (`on_error`, `webhook_url`); enums by name or by number.
 
 use serde_json::{Map, Value};
