@@ -95,7 +95,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 footrest=$CARGO_TARGET_DIR/cross/x86_64-unknown-linux-musl/footrest
 # 10k finished backups written through the oplog's own API (an ignored test does the writing).
-FOOTREST_SEED_DIR=$work/seeded FOOTREST_SEED_COUNT=10000 FOOTREST_SKIP_FOOTPRINT=1 \
+FOOTREST_SEED_DIR=$work/seeded FOOTREST_SEED_COUNT=10000 \
   cargo test --quiet --locked --test cross_footprint -- --ignored --exact seed_history \
   >>/tmp/footprint-build.log 2>&1 || { tail -20 /tmp/footprint-build.log; exit 1; }
 

@@ -116,6 +116,7 @@ cargo build --quiet --all-targets
 # Everything once with the oldest supported restic, then the tests that run restic again with
 # the newer one.
 echo "=== all tests with $("$restic_old" version | head -n1)"
-FOOTREST_TEST_RESTIC=$restic_old cargo test --quiet --all-targets
+# FOOTREST_CROSS=1: the size budget's musl cross build (tests/cross_footprint.rs) runs too.
+FOOTREST_CROSS=1 FOOTREST_TEST_RESTIC=$restic_old cargo test --quiet --all-targets
 echo "=== restic-facing tests with $("$restic_new" version | head -n1)"
 FOOTREST_TEST_RESTIC=$restic_new cargo test --quiet --test integration
