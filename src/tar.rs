@@ -98,25 +98,32 @@ fn write_header(
         pax_record(&mut pax, "size", &size.to_string());
     }
     if !pax.is_empty() {
-        let mut h = header_block("././@PaxHeader", 0o644, 0, 0, 0, pax.len() as u64, b'x', "");
-        checksum(&mut h);
-        out.write_all(&h)?;
+        let h = Head {
+            name: "././@PaxHeader",
+            mode: 0o644,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            size: pax.len() as u64,
+            kind: b'x',
+            link: "",
+        };
+        out.write_all(&h.block())?;
         out.write_all(&pax)?;
         let pad = (BLOCK - pax.len() % BLOCK) % BLOCK;
         out.write_all(&[0u8; BLOCK][..pad])?;
     }
-    let mut h = header_block(
-        cut(name, NAME_MAX),
-        meta.mode() & 0o7777,
-        meta.uid() as u64,
-        meta.gid() as u64,
-        meta.mtime().max(0) as u64,
-        if size > SIZE_MAX { 0 } else { size },
+    let h = Head {
+        name: cut(name, NAME_MAX),
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid() as u64,
+        gid: meta.gid() as u64,
+        mtime: meta.mtime().max(0) as u64,
+        size: if size > SIZE_MAX { 0 } else { size },
         kind,
-        cut(link.unwrap_or(""), NAME_MAX),
-    );
-    checksum(&mut h);
-    out.write_all(&h)
+        link: cut(link.unwrap_or(""), NAME_MAX),
+    };
+    out.write_all(&h.block())
 }
 
 /// A prefix of at most `max` bytes on a char boundary (the full value is in the pax header).
@@ -131,29 +138,45 @@ fn cut(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
-#[allow(clippy::too_many_arguments)]
-fn header_block(
-    name: &str,
+/// One ustar header's fields (names and link already cut to fit).
+struct Head<'a> {
+    name: &'a str,
     mode: u32,
     uid: u64,
     gid: u64,
     mtime: u64,
     size: u64,
     kind: u8,
-    link: &str,
-) -> [u8; BLOCK] {
-    let mut h = [0u8; BLOCK];
-    h[..name.len()].copy_from_slice(name.as_bytes());
-    octal(&mut h[100..108], u64::from(mode));
-    octal(&mut h[108..116], uid.min(0o7777777));
-    octal(&mut h[116..124], gid.min(0o7777777));
-    octal(&mut h[124..136], size);
-    octal(&mut h[136..148], mtime.min(SIZE_MAX));
-    h[156] = kind;
-    h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-    h[257..263].copy_from_slice(b"ustar\0");
-    h[263..265].copy_from_slice(b"00");
-    h
+    link: &'a str,
+}
+
+impl Head<'_> {
+    /// The header block, checksum included.
+    fn block(&self) -> [u8; BLOCK] {
+        let Head {
+            name,
+            mode,
+            uid,
+            gid,
+            mtime,
+            size,
+            kind,
+            link,
+        } = *self;
+        let mut h = [0u8; BLOCK];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        octal(&mut h[100..108], u64::from(mode));
+        octal(&mut h[108..116], uid.min(0o7777777));
+        octal(&mut h[116..124], gid.min(0o7777777));
+        octal(&mut h[124..136], size);
+        octal(&mut h[136..148], mtime.min(SIZE_MAX));
+        h[156] = kind;
+        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        checksum(&mut h);
+        h
+    }
 }
 
 /// A zero-padded octal number filling the field but its last byte (NUL).

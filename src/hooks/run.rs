@@ -164,9 +164,13 @@ pub fn fire(
         };
         let title = format!("{} hook {name}", hook.action.kind());
         let data = vars.to_value(event, Some(firing.repo), firing.plan, &now);
-        let error = run_recorded(
-            oplog, logs, firing, &hook, &title, event, &data, settings, cancel,
-        );
+        let one = OneRun {
+            hook: &hook,
+            title: &title,
+            event,
+            data: &data,
+        };
+        let error = run_recorded(oplog, logs, firing, &one, settings, cancel);
         let Some(error) = error else { continue };
         log::warn!("{title} ({event}): {error}");
         let (hook_name, error) = (title.clone(), error);
@@ -196,19 +200,29 @@ pub fn fire(
     Outcome::Continue
 }
 
+/// One hook to run for one event: its operation's title and the template data.
+struct OneRun<'a> {
+    hook: &'a Hook,
+    title: &'a str,
+    event: Condition,
+    data: &'a Value,
+}
+
 /// Runs one hook as an operation; returns its error, if any.
-#[allow(clippy::too_many_arguments)]
 fn run_recorded(
     oplog: &OpLog,
     logs: &LogStore,
     firing: &Firing,
-    hook: &Hook,
-    title: &str,
-    event: Condition,
-    data: &Value,
+    one: &OneRun,
     settings: &Settings,
     cancel: Option<&CancelHandle>,
 ) -> Option<String> {
+    let OneRun {
+        hook,
+        title,
+        event,
+        data,
+    } = *one;
     let parent = firing.parent;
     let mut op = Operation {
         flow_id: parent.flow_id,

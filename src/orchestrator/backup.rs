@@ -1,7 +1,7 @@
 //! The backup flow (docs/COMPATIBILITY.md §6): parent, path checks, `restic backup` with
 //! progress, the result, the plan's retention, and the index of the new snapshot.
 
-use super::{Failure, Orchestrator, TaskError, index_one, mark_forgotten};
+use super::{Failure, Orchestrator, TaskCtx, TaskError, index_one, mark_forgotten};
 use crate::cancel::CancelHandle;
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
@@ -56,7 +56,13 @@ impl Orchestrator {
         })();
         let outcome = target.and_then(|(plan, repo, restic)| {
             self.snapshot_start_hooks(&op, &config, plan, repo, dry_run, cancel)?;
-            let done = self.backup(&mut op, &config, plan, repo, &restic, dry_run, cancel)?;
+            let ctx = TaskCtx {
+                config: &config,
+                repo,
+                restic: &restic,
+                cancel,
+            };
+            let done = self.backup(&mut op, ctx, plan, dry_run)?;
             Ok((plan, repo, restic, done))
         });
         let (status, message, error, follow_up) = match outcome {
@@ -146,17 +152,19 @@ impl Orchestrator {
 
     /// Runs `restic backup` for the plan; returns (status, message, new snapshot id, possibly
     /// restic 0.14's short form).
-    #[allow(clippy::too_many_arguments)]
     fn backup(
         &self,
         op: &mut Operation,
-        config: &Config,
+        ctx: TaskCtx,
         plan: &Plan,
-        repo: &Repo,
-        restic: &Restic,
         dry_run: bool,
-        cancel: &CancelHandle,
     ) -> Result<(OperationStatus, String, Option<Saved>), Failure> {
+        let TaskCtx {
+            config,
+            repo,
+            restic,
+            cancel,
+        } = ctx;
         if repo.auto_unlock
             && let Err(e) = restic.unlock()
         {

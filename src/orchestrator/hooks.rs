@@ -22,6 +22,7 @@
 use super::{Failure, Orchestrator, Queued, Task, TaskError};
 use crate::cancel::CancelHandle;
 use crate::config::{Config, Plan, Repo};
+use crate::hooks::run::Firing;
 use crate::hooks::{self, Condition, OnError, Outcome, Vars};
 use crate::model::{Operation, OperationStatus};
 use crate::template::backrest::go_duration;
@@ -60,32 +61,39 @@ fn repo_task_events(task: &Task) -> Option<(String, [Condition; 3])> {
     }
 }
 
+/// Where hooks fire: a task's operation, its repo and plan.
+fn at<'a>(
+    config: &'a Config,
+    parent: &'a Operation,
+    repo: &'a Repo,
+    plan: Option<&'a Plan>,
+) -> Firing<'a> {
+    Firing {
+        instance: &config.instance,
+        repo,
+        plan,
+        parent,
+    }
+}
+
 fn running_for(op: &Operation) -> Duration {
     Duration::from_millis((now_ms() - op.unix_time_start_ms).max(0) as u64)
 }
 
 impl Orchestrator {
-    #[allow(clippy::too_many_arguments)]
+    /// Fires the hooks of `firing`'s repo and plan that listen to `events`.
     fn fire_hooks(
         &self,
-        config: &Config,
-        parent: &Operation,
-        repo: &Repo,
-        plan: Option<&Plan>,
+        firing: Firing,
         events: &[Condition],
         vars: &Vars,
         cancel: &CancelHandle,
     ) -> Outcome {
-        let no_hooks = repo.hooks.is_empty() && plan.is_none_or(|p| p.hooks.is_empty());
+        let no_hooks =
+            firing.repo.hooks.is_empty() && firing.plan.is_none_or(|p| p.hooks.is_empty());
         if no_hooks {
             return Outcome::Continue;
         }
-        let firing = hooks::run::Firing {
-            instance: &config.instance,
-            repo,
-            plan,
-            parent,
-        };
         let settings = crate::settings::get().hooks.clone();
         hooks::fire(
             &self.env.oplog,
@@ -145,7 +153,7 @@ impl Orchestrator {
         let mut vars = Vars::new(backup_task_name(&plan.id));
         vars.duration = running_for(op);
         let events = [Condition::SnapshotStart];
-        let outcome = self.fire_hooks(config, op, repo, Some(plan), &events, &vars, cancel);
+        let outcome = self.fire_hooks(at(config, op, repo, Some(plan)), &events, &vars, cancel);
         match self.halt(outcome, "snapshot start", true) {
             Some(f) => Err(f),
             None => Ok(()),
@@ -201,7 +209,7 @@ impl Orchestrator {
             }
             _ => return None,
         };
-        let outcome = self.fire_hooks(config, op, repo, Some(plan), &events, &vars, cancel);
+        let outcome = self.fire_hooks(at(config, op, repo, Some(plan)), &events, &vars, cancel);
         if op.status == OperationStatus::Error {
             return None;
         }
@@ -225,7 +233,7 @@ impl Orchestrator {
         let plan = config.plan(&op.plan_id);
         let mut vars = Vars::new(name);
         vars.duration = running_for(op);
-        let outcome = self.fire_hooks(config, op, repo, plan, &[start], &vars, cancel);
+        let outcome = self.fire_hooks(at(config, op, repo, plan), &[start], &vars, cancel);
         let stage = start
             .name()
             .trim_start_matches("CONDITION_")
@@ -259,7 +267,7 @@ impl Orchestrator {
             }
             _ => return None,
         };
-        let outcome = self.fire_hooks(config, op, repo, plan, &events, &vars, cancel);
+        let outcome = self.fire_hooks(at(config, op, repo, plan), &events, &vars, cancel);
         if op.status == OperationStatus::Error {
             return None;
         }
@@ -275,7 +283,6 @@ impl Orchestrator {
     /// FORGET hooks of the forget that follows a backup (a step of the backup's flow, so a retry
     /// policy cannot re-queue it: it counts as FATAL). `op` is the forget's operation; `done` is
     /// None before the forget runs.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn inline_forget_hooks(
         &self,
         config: &Config,
@@ -302,7 +309,7 @@ impl Orchestrator {
             }
             Some(_) => return None,
         };
-        let outcome = self.fire_hooks(config, op, repo, Some(plan), &events, &vars, cancel);
+        let outcome = self.fire_hooks(at(config, op, repo, Some(plan)), &events, &vars, cancel);
         if done == Some(OperationStatus::Error) {
             return None;
         }

@@ -634,6 +634,16 @@ impl Orchestrator {
     }
 }
 
+/// What a running task works with: the config it started with, its repo, the restic for that
+/// repo and its cancel handle.
+#[derive(Clone, Copy)]
+struct TaskCtx<'a> {
+    config: &'a Config,
+    repo: &'a crate::config::Repo,
+    restic: &'a crate::restic::Restic,
+    cancel: &'a CancelHandle,
+}
+
 /// How a task ended when it did not succeed: the status its operation records, and why.
 struct Failure {
     status: OperationStatus,

@@ -3,9 +3,9 @@
 //! Run by the worker thread. Each task with an operation moves it PENDING → INPROGRESS → a
 //! terminal status; prune and check keep restic's output in a task log (`logref`).
 
-use super::{Failure, Orchestrator, Task, TaskError, index_into};
+use super::{Failure, Orchestrator, Task, TaskCtx, TaskError, index_into};
 use crate::cancel::CancelHandle;
-use crate::config::{Config, Repo};
+use crate::config::Repo;
 use crate::logstore::{LogWriter, TASK_LOG_CAP};
 use crate::model::{Operation, OperationStatus, RepoStats, ResticSnapshot};
 use crate::restic::{Restic, ResticError};
@@ -50,13 +50,15 @@ impl Orchestrator {
                     snapshot_id,
                     ..
                 } => self.forget(
-                    &config,
-                    repo,
-                    &restic,
+                    TaskCtx {
+                        config: &config,
+                        repo,
+                        restic: &restic,
+                        cancel,
+                    },
                     plan_id.as_deref(),
                     snapshot_id.as_deref(),
                     op.as_mut(),
-                    cancel,
                 ),
                 Task::Prune { .. } => self.prune(repo, &restic, op.as_mut(), cancel),
                 Task::Check { .. } => self.check(repo, &restic, op.as_mut(), cancel),
@@ -269,17 +271,19 @@ impl Orchestrator {
 
     /// Forgets one snapshot, a plan's snapshots by its retention, or the repo's snapshots by
     /// the repo's forget policy; then brings the index up to date.
-    #[allow(clippy::too_many_arguments)]
     fn forget(
         &self,
-        config: &Config,
-        repo: &Repo,
-        restic: &Restic,
+        ctx: TaskCtx,
         plan_id: Option<&str>,
         snapshot_id: Option<&str>,
         op: Option<&mut Operation>,
-        cancel: &CancelHandle,
     ) -> Result<Done, Failure> {
+        let TaskCtx {
+            config,
+            repo,
+            restic,
+            cancel,
+        } = ctx;
         let removed: Vec<ResticSnapshot> = if let Some(id) = snapshot_id {
             let before = restic
                 .snapshots(None)

@@ -225,7 +225,6 @@ impl Orchestrator {
         Ok(summary.unwrap_or_else(|| summary_of_tree(&target)))
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn run_restic_restore(
         &self,
         op: &mut Operation,
