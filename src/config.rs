@@ -20,6 +20,7 @@ pub mod hook;
 mod store;
 mod validate;
 
+use hook::Hooks;
 pub use store::{
     ConfigError, ConfigStore, SharedConfig, UpdateError, default_config, sanitize_instance,
 };
@@ -66,9 +67,9 @@ pub struct Repo {
     pub prune_policy: Option<PrunePolicy>,
     #[serde(skip_serializing_if = "Option::is_none", alias = "check_policy")]
     pub check_policy: Option<CheckPolicy>,
-    /// Hooks are kept as written; the hooks module interprets them.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hooks: Vec<Value>,
+    /// Kept as written, and parsed once (`hook::Hooks`); the hooks module fires them.
+    #[serde(skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
     #[serde(skip_serializing_if = "is_default", alias = "auto_unlock")]
     pub auto_unlock: bool,
     #[serde(skip_serializing_if = "is_default", alias = "auto_initialize")]
@@ -98,8 +99,8 @@ pub struct Plan {
     pub schedule: Option<Schedule>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retention: Option<RetentionPolicy>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub hooks: Vec<Value>,
+    #[serde(skip_serializing_if = "Hooks::is_empty")]
+    pub hooks: Hooks,
     #[serde(
         rename = "backup_flags",
         alias = "backupFlags",

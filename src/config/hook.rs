@@ -265,6 +265,56 @@ impl Action {
     }
 }
 
+/// A repo's or a plan's hooks: the JSON as the config file has it (written back unchanged) and
+/// each hook parsed once, when the config is read or changed. A hook that does not parse keeps
+/// its reason: validation reports it, firing skips it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Hooks(Vec<(Value, Result<Hook, String>)>);
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Each hook, parsed or with the reason it does not parse.
+    pub fn parsed(&self) -> impl Iterator<Item = &Result<Hook, String>> {
+        self.0.iter().map(|(_, h)| h)
+    }
+}
+
+impl From<Vec<Value>> for Hooks {
+    fn from(raw: Vec<Value>) -> Self {
+        Hooks(
+            raw.into_iter()
+                .map(|v| {
+                    let h = Hook::parse(&v);
+                    (v, h)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl serde::Serialize for Hooks {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|(v, _)| v))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Hooks {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Value>::deserialize(d).map(Hooks::from)
+    }
+}
+
 /// One hook of a repo or plan.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Hook {

@@ -2,7 +2,7 @@
 //! with where it is (repo, plan, field).
 
 use super::*;
-use crate::config::hook::Hook;
+use crate::config::hook::{Hook, Hooks};
 
 /// The checks of a hook's action that need its sender (URLs it can reach, service URLs it
 /// understands, templates): the hooks module gives them (`hooks::action_problems`) to the
@@ -11,20 +11,15 @@ pub type HookCheck = fn(&Hook) -> Vec<String>;
 
 /// Adds the problems of one owner's hooks: unknown conditions or policies, a missing or doubled
 /// action (their shape), then what `check` finds.
-fn hook_problems(
-    owner: &str,
-    hooks: &[Value],
-    check: Option<HookCheck>,
-    problems: &mut Vec<String>,
-) {
-    for (i, raw) in hooks.iter().enumerate() {
+fn hook_problems(owner: &str, hooks: &Hooks, check: Option<HookCheck>, problems: &mut Vec<String>) {
+    for (i, parsed) in hooks.parsed().enumerate() {
         let what = format!("{owner}: hooks[{i}]");
-        match Hook::parse(raw) {
+        match parsed {
             Ok(h) => {
                 if h.conditions.is_empty() {
                     problems.push(format!("{what}: no conditions: the hook would never run"));
                 }
-                for p in check.map(|c| c(&h)).unwrap_or_default() {
+                for p in check.map(|c| c(h)).unwrap_or_default() {
                     problems.push(format!("{what}: {p}"));
                 }
             }

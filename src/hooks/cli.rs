@@ -4,7 +4,7 @@
 use super::Settings;
 use super::run::{execute_sample, sample_event};
 use crate::config::ConfigStore;
-use crate::config::hook::{Condition, Hook};
+use crate::config::hook::Condition;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -152,7 +152,7 @@ fn test(t: &TestArgs) -> ExitCode {
     } else {
         "repo"
     };
-    let Some(raw) = hooks.get(t.index) else {
+    let Some(parsed) = hooks.parsed().nth(t.index) else {
         eprintln!(
             "footrest hook: {owner} \"{}\" has {} hook(s); there is no hook {}",
             t.id,
@@ -161,8 +161,8 @@ fn test(t: &TestArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let hook = match Hook::parse(raw) {
-        Ok(h) => h,
+    let hook = match parsed {
+        Ok(h) => h.clone(),
         Err(e) => {
             eprintln!("footrest hook: {owner}/{}/hook/{}: {e}", t.id, t.index);
             return ExitCode::FAILURE;

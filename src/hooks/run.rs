@@ -134,24 +134,24 @@ pub fn fire(
     settings: &Settings,
     cancel: Option<&CancelHandle>,
 ) -> Outcome {
-    let mut all: Vec<(String, &Value)> = firing
+    let mut all: Vec<(String, &Result<Hook, String>)> = firing
         .repo
         .hooks
-        .iter()
+        .parsed()
         .enumerate()
         .map(|(i, h)| (format!("repo/{}/hook/{i}", firing.repo.id), h))
         .collect();
     if let Some(plan) = firing.plan {
         all.extend(
             plan.hooks
-                .iter()
+                .parsed()
                 .enumerate()
                 .map(|(i, h)| (format!("plan/{}/hook/{i}", plan.id), h)),
         );
     }
     let now = now_rfc3339();
-    for (name, raw) in all {
-        let hook = match Hook::parse(raw) {
+    for (name, parsed) in all {
+        let hook = match parsed {
             Ok(h) => h,
             Err(e) => {
                 // Config::validate refuses such hooks; one read from an old file is skipped.
@@ -165,7 +165,7 @@ pub fn fire(
         let title = format!("{} hook {name}", hook.action.kind());
         let data = vars.to_value(event, Some(firing.repo), firing.plan, &now);
         let one = OneRun {
-            hook: &hook,
+            hook,
             title: &title,
             event,
             data: &data,
