@@ -208,6 +208,8 @@ pub fn parse_forget(out: &str) -> Result<Vec<ResticSnapshot>, ResticError> {
 }
 
 /// Parses RFC 3339 timestamps as restic prints them (`2024-05-01T10:00:00.123456789+02:00`).
+/// By hand, not with jiff's parser: the daemon links only jiff's time zone code, and its RFC 3339
+/// parser would add 8 KB to the x86_64 musl binary (measured: 2,497,352 -> 2,505,528 bytes).
 pub fn parse_rfc3339_ms(s: &str) -> Option<i64> {
     let b = s.as_bytes();
     if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
