@@ -16,6 +16,7 @@ use footrest::model::{OpSelector, Operation, OperationBackup, OperationStatus};
 use footrest::oplog::{OpLog, Options};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// In a fresh process: open, RSS, queries. Prints one `key=value` line.
@@ -114,26 +115,58 @@ fn measure(dir: &Path) {
     );
 }
 
+/// `get` latencies (sorted) of one existing operation until `stop` is set, or `max` calls.
+fn read_latencies(log: &OpLog, stop: &AtomicBool, max: usize) -> Vec<Duration> {
+    let id = log.select_ids(&OpSelector::default(), 1).expect("ids")[0];
+    let mut out = Vec::new();
+    while !stop.load(Ordering::Relaxed) && out.len() < max {
+        let t = Instant::now();
+        std::hint::black_box(log.get(id).expect("get"));
+        out.push(t.elapsed());
+    }
+    out.sort_unstable();
+    out
+}
+
+fn quantiles(v: &[Duration]) -> String {
+    let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e6;
+    format!(
+        "p50={:.0}us p99={:.0}us max={:.0}us",
+        at(0.5),
+        at(0.99),
+        at(1.0)
+    )
+}
+
 fn writes(dir: &Path) {
     let log = OpLog::open(dir).expect("open");
     let mut r = Rng(7);
     let n = 200;
-    let t = Instant::now();
-    let mut ops = Vec::new();
-    for _ in 0..n {
-        let mut op = base(&mut r, 1, T0);
-        op.status = OperationStatus::Success;
-        op.operation_backup = Some(OperationBackup::default());
-        log.add(&mut op).expect("add");
-        ops.push(op);
-    }
-    let add_sync = n as f64 / t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    for op in &mut ops {
-        op.display_message = "updated".into();
-        log.update(op).expect("update");
-    }
-    let update_sync = n as f64 / t.elapsed().as_secs_f64();
+    // Readers beside fsync'd writes: the fsync runs after the log's lock is released, so a
+    // reader never waits for the disk and its latency stays near the idle figure.
+    let idle = read_latencies(&log, &AtomicBool::new(false), 20_000);
+    let stop = AtomicBool::new(false);
+    let (add_sync, update_sync, during) = std::thread::scope(|s| {
+        let reader = s.spawn(|| read_latencies(&log, &stop, usize::MAX));
+        let t = Instant::now();
+        let mut ops = Vec::new();
+        for _ in 0..n {
+            let mut op = base(&mut r, 1, T0);
+            op.status = OperationStatus::Success;
+            op.operation_backup = Some(OperationBackup::default());
+            log.add(&mut op).expect("add");
+            ops.push(op);
+        }
+        let add_sync = n as f64 / t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        for op in &mut ops {
+            op.display_message = "updated".into();
+            log.update(op).expect("update");
+        }
+        let update_sync = n as f64 / t.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        (add_sync, update_sync, reader.join().expect("reader"))
+    });
     let t = Instant::now();
     let m = 2000;
     let mut running = Vec::new();
@@ -154,7 +187,10 @@ fn writes(dir: &Path) {
         .expect("delete");
     println!(
         "RESULT add_fsync_per_s={add_sync:.0} update_fsync_per_s={update_sync:.0} \
-         add_running_per_s={add_running:.0} progress_per_s={progress:.0}"
+         add_running_per_s={add_running:.0} progress_per_s={progress:.0} \
+         get_idle[{}] get_beside_fsync_writes[{}]",
+        quantiles(&idle),
+        quantiles(&during)
     );
 }
 

@@ -1,6 +1,12 @@
 //! Compaction (live records rewritten into one new segment) and the index checkpoint.
+//!
+//! A compaction is planned under the log's lock (which segments, which records), copied and
+//! synced without it (only the newest segment is ever written to, and it is never compacted),
+//! then put in place under the lock again: records written or deleted meanwhile keep their new
+//! place, only the copies of records still where the plan found them are used.
 
 use super::*;
+use store::{CompactionPlan, Installed};
 
 impl OpLog {
     /// Rewrites every segment but the one being appended to into one, without the records
@@ -10,19 +16,25 @@ impl OpLog {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
-        let mut st = self.write_state();
-        st.store.seal()?;
-        let sealed: Vec<u32> = st.store.segs.keys().copied().collect();
-        if sealed.len() >= 2 {
+        let plan = {
+            let mut st = self.write_state();
+            st.store.seal()?;
+            let sealed: Vec<u32> = st.store.segs.keys().copied().collect();
+            if sealed.len() < 2 {
+                return Ok(());
+            }
             let upto = sealed[sealed.len() - 2];
-            self.compact_upto(&mut st, upto)?;
+            self.plan_upto(&mut st, upto)
+        };
+        match plan {
+            Some(p) => self.run_compaction(p),
+            None => Ok(()),
         }
-        Ok(())
     }
 
-    /// Compacts the longest run of oldest segments that is at least half dead, when the dead
-    /// part is worth half a segment.
-    pub(super) fn maybe_compact(&self, st: &mut State) -> Result<(), OpLogError> {
+    /// Plans a compaction of the longest run of oldest segments that is at least half dead,
+    /// when the dead part is worth half a segment.
+    pub(super) fn maybe_compact(&self, st: &mut State) -> Option<CompactionPlan> {
         let newest = st.store.newest();
         let mut best = None;
         let (mut live, mut total) = (0u64, 0u64);
@@ -37,13 +49,15 @@ impl OpLog {
                 best = Some(*n);
             }
         }
-        match best {
-            Some(upto) => self.compact_upto(st, upto),
-            None => Ok(()),
-        }
+        best.and_then(|upto| self.plan_upto(st, upto))
     }
 
-    pub(super) fn compact_upto(&self, st: &mut State, upto: u32) -> Result<(), OpLogError> {
+    /// The plan for segments `<= upto`, unless a compaction runs already or a segment cannot
+    /// be read.
+    fn plan_upto(&self, st: &mut State, upto: u32) -> Option<CompactionPlan> {
+        if st.compacting {
+            return None;
+        }
         if let Some(n) = st.store.unreadable.first() {
             // A compacted segment makes every lower-numbered one obsolete at the next open:
             // never while one of them holds records that could not be read.
@@ -51,7 +65,7 @@ impl OpLog {
                 "compaction skipped while {} is unreadable",
                 st.store.path(*n).display()
             );
-            return Ok(());
+            return None;
         }
         let entries: Vec<Entry> = st
             .index
@@ -59,31 +73,67 @@ impl OpLog {
             .filter(|e| e.seg <= upto)
             .copied()
             .collect();
-        let (moved, lost) = st
-            .store
-            .compact(upto, &entries, (st.max_id, st.max_modno))?;
-        st.index.relocate(&moved);
-        if !lost.is_empty() {
-            // Their lines were damaged: they are gone with the old segments.
-            log::warn!(
-                "{}: compaction dropped {} damaged operation(s)",
-                self.dir.display(),
-                lost.len()
-            );
-            self.damaged.fetch_add(lost.len(), Ordering::Relaxed);
-            for id in &lost {
-                st.index.remove(*id);
-                st.hot.remove(id);
+        st.compacting = true;
+        Some(
+            st.store
+                .plan_compaction(upto, entries, (st.max_id, st.max_modno)),
+        )
+    }
+
+    /// Copies and syncs without the lock, then puts the result in place under it.
+    pub(super) fn run_compaction(&self, plan: CompactionPlan) -> Result<(), OpLogError> {
+        let written = plan.write();
+        let mut st = self.write_state();
+        st.compacting = false;
+        let c = written?;
+        let installed: Installed = st.store.install(&c)?;
+        let mut live = 0u64;
+        for &(id, seg, off, new_off, len) in &c.moved {
+            if let Some(e) = st.index.get_mut(id)
+                && e.seg == seg
+                && e.off == off
+            {
+                e.seg = c.upto;
+                e.off = new_off;
+                live += u64::from(len);
             }
         }
-        self.checkpoint(st)
+        if let Some(s) = st.store.segs.get_mut(&c.upto) {
+            s.live = live;
+        }
+        let mut dropped = 0;
+        for &(id, seg, off) in &c.lost {
+            // Their lines were damaged: they are gone with the old segments.
+            if st
+                .index
+                .get(id)
+                .is_some_and(|e| e.seg == seg && e.off == off)
+            {
+                st.index.remove(id);
+                st.hot.remove(&id);
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            log::warn!(
+                "{}: compaction dropped {dropped} damaged operation(s)",
+                self.dir.display()
+            );
+            self.damaged.fetch_add(dropped, Ordering::Relaxed);
+        }
+        st.segments_seen = st.store.segs.len();
+        let checkpoint = self.checkpoint(&mut st);
+        drop(st);
+        installed.sync()?;
+        checkpoint
     }
 
     /// Writes the progress kept in memory and a checkpoint of the index.
     pub(super) fn checkpoint(&self, st: &mut State) -> Result<(), OpLogError> {
         let hot: Vec<Operation> = st.hot.values().cloned().collect();
         for op in &hot {
-            self.write_op(st, op)?;
+            // Progress lines: never synced (only terminal lines are).
+            let _ = self.write_op(st, op)?;
         }
         st.store
             .write_checkpoint(
@@ -95,5 +145,84 @@ impl OpLog {
             .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))?;
         st.since_checkpoint = 0;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{OperationBackup, OperationStatus};
+
+    fn op(plan: &str, message: &str) -> Operation {
+        Operation {
+            plan_id: plan.into(),
+            repo_id: "repo1".into(),
+            instance_id: "host".into(),
+            status: OperationStatus::Success,
+            display_message: message.into(),
+            operation_backup: Some(OperationBackup::default()),
+            ..Default::default()
+        }
+    }
+
+    /// The copy runs without the lock: what is written or deleted while it runs keeps its new
+    /// state, in memory and after reopening, and the records nothing touched move intact.
+    #[test]
+    fn writes_and_deletes_during_a_compaction_keep_their_new_state() {
+        let dir = std::env::temp_dir().join(format!("footrest-compact-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let opts = Options {
+            segment_bytes: 4096,
+            ..Options::default()
+        };
+        let log = OpLog::open_with(&dir, opts.clone()).unwrap();
+        let mut ops: Vec<Operation> = (0..60)
+            .map(|i| {
+                let mut o = op("p", &format!("first {i}"));
+                log.add(&mut o).unwrap();
+                o
+            })
+            .collect();
+        let plan = {
+            let mut st = log.write_state();
+            st.store.seal().unwrap();
+            let upto = *st.store.segs.keys().next_back().unwrap() - 1;
+            log.plan_upto(&mut st, upto).expect("a plan")
+        };
+        // While the plan is out: a second one is refused, and the log takes writes and deletes.
+        assert!(log.plan_upto(&mut log.write_state(), 1).is_none());
+        for o in ops.iter_mut().take(10) {
+            o.display_message = format!("updated {}", o.id);
+            log.update(o).unwrap();
+        }
+        let deleted: Vec<i64> = ops[10..20].iter().map(|o| o.id).collect();
+        log.delete(&deleted).unwrap();
+        log.run_compaction(plan).unwrap();
+
+        let check = |log: &OpLog| {
+            for o in &ops[..10] {
+                assert_eq!(log.get(o.id).unwrap().as_ref(), Some(o), "updated {}", o.id);
+            }
+            for id in &deleted {
+                assert_eq!(log.get(*id).unwrap(), None, "deleted {id}");
+            }
+            for o in &ops[20..] {
+                assert_eq!(
+                    log.get(o.id).unwrap().as_ref(),
+                    Some(o),
+                    "untouched {}",
+                    o.id
+                );
+            }
+        };
+        check(&log);
+        assert_eq!(log.stats().damaged_lines, 0);
+        drop(log);
+        let reopened = OpLog::open_with(&dir, opts.clone()).unwrap();
+        check(&reopened);
+        drop(reopened);
+        let _ = std::fs::remove_file(dir.join(store::CHECKPOINT));
+        check(&OpLog::open_with(&dir, opts).unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

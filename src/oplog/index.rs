@@ -395,17 +395,6 @@ impl Index {
         Some(old)
     }
 
-    /// Points the entries of ids at their new place after compaction.
-    pub fn relocate(&mut self, moved: &[super::store::Moved]) {
-        for &(id, seg, off, len) in moved {
-            if let Some(e) = self.get_mut(id) {
-                e.seg = seg;
-                e.off = off;
-                e.len = len;
-            }
-        }
-    }
-
     // ---- queries ----
 
     /// Positions (ascending, i.e. by id) of the entries the index says match `sel`, keeping the

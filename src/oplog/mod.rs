@@ -60,7 +60,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
-use store::Store;
+use store::{Durable, Store};
 
 /// The message recovery writes on operations a restart interrupted (docs/COMPATIBILITY.md §6).
 pub const INTERRUPTED_MESSAGE: &str = "Operation was incomplete when orchestrator was restarted.";
@@ -237,6 +237,37 @@ struct State {
     scanned_bytes: u64,
     /// The number of segments when compaction was last considered.
     segments_seen: usize,
+    /// A compaction is being copied (without the lock); no second one starts.
+    compacting: bool,
+}
+
+/// What a write leaves for after the lock: the fsyncs of its terminal lines and a compaction
+/// that fell due. Readers never wait for either.
+#[must_use]
+#[derive(Default)]
+struct AfterLock {
+    durable: Vec<Durable>,
+    compaction: Option<store::CompactionPlan>,
+}
+
+impl AfterLock {
+    fn with(durable: Option<Durable>, compaction: Option<store::CompactionPlan>) -> Self {
+        AfterLock {
+            durable: durable.into_iter().collect(),
+            compaction,
+        }
+    }
+
+    /// Syncs (its error is the caller's), then compacts (its error is only logged).
+    fn finish(self, log: &OpLog) -> Result<(), OpLogError> {
+        let synced = self.durable.into_iter().try_for_each(Durable::sync);
+        if let Some(plan) = self.compaction
+            && let Err(e) = log.run_compaction(plan)
+        {
+            log::warn!("operation log compaction: {e}");
+        }
+        synced
+    }
 }
 
 /// The operation log. See the module doc.
@@ -284,14 +315,15 @@ impl OpLog {
         }
     }
 
-    /// Appends the line of `op` and points the index at it.
-    fn write_op(&self, st: &mut State, op: &Operation) -> Result<(), OpLogError> {
+    /// Appends the line of `op` and points the index at it. A terminal operation's line comes
+    /// back as [`Durable`]: the caller syncs it after letting go of the lock.
+    fn write_op(&self, st: &mut State, op: &Operation) -> Result<Option<Durable>, OpLogError> {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
         let line = format::encode_op(op);
         let sync = self.opts.sync && op.status.is_terminal();
-        let (seg, off) = st.store.append(&line, sync).inspect_err(|e| {
+        let (seg, off, durable) = st.store.append(&line, sync).inspect_err(|e| {
             log::error!("operation {}: {e}", op.id);
         })?;
         let len = line.len() as u32;
@@ -307,17 +339,16 @@ impl OpLog {
         } else {
             st.written_at.insert(op.id, Instant::now());
         }
-        Ok(())
+        Ok(durable)
     }
 
-    /// Housekeeping after a write: checkpoint and compaction when due. Their failures are
-    /// logged, never the caller's.
-    fn after_write(&self, st: &mut State) {
+    /// Housekeeping after a write: the checkpoint when due, and the plan of a compaction that
+    /// fell due (run once the lock is released). Their failures are logged, never the caller's.
+    fn after_write(&self, st: &mut State) -> Option<store::CompactionPlan> {
+        let mut plan = None;
         if st.store.segs.len() != st.segments_seen {
             // A segment was started: the older ones may now be worth compacting.
-            if let Err(e) = self.maybe_compact(st) {
-                log::warn!("operation log compaction: {e}");
-            }
+            plan = self.maybe_compact(st);
             st.segments_seen = st.store.segs.len();
         }
         // The tail open must scan stays small (about 30 bytes per operation, at least 1 MiB)
@@ -327,11 +358,17 @@ impl OpLog {
         if ckpt_due && let Err(e) = self.checkpoint(st) {
             log::warn!("operation log checkpoint: {e}");
         }
+        plan
     }
 
     /// Adds an operation: assigns its id (max+1) when 0, its modno, and its flow id (= id) when 0.
-    /// A terminal operation is on disk (fsynced) when this returns.
+    /// A terminal operation is on disk (fsynced) when this returns; the fsync runs after the
+    /// lock is released, so readers never wait for the disk.
     pub fn add(&self, op: &mut Operation) -> Result<(), OpLogError> {
+        self.add_locked(op)?.finish(self)
+    }
+
+    fn add_locked(&self, op: &mut Operation) -> Result<AfterLock, OpLogError> {
         let mut st = self.write_state();
         let mut new = op.clone();
         if new.id == 0 {
@@ -341,36 +378,44 @@ impl OpLog {
             new.flow_id = new.id;
         }
         new.modno = st.max_modno + 1;
-        self.write_op(&mut st, &new)?;
+        let durable = self.write_op(&mut st, &new)?;
         st.max_id = st.max_id.max(new.id);
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Created(vec![op.clone()]));
-        self.after_write(&mut st);
-        Ok(())
+        let plan = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, plan))
     }
 
     /// Replaces the operation with `op.id` (which must exist), with the next modno.
-    /// A terminal operation is on disk (fsynced) when this returns.
+    /// A terminal operation is on disk (fsynced) when this returns (synced outside the lock).
     pub fn update(&self, op: &mut Operation) -> Result<(), OpLogError> {
+        self.update_locked(op)?.finish(self)
+    }
+
+    fn update_locked(&self, op: &mut Operation) -> Result<AfterLock, OpLogError> {
         let mut st = self.write_state();
         if st.index.get(op.id).is_none() {
             return Err(OpLogError::NotFound(op.id));
         }
         let mut new = op.clone();
         new.modno = st.max_modno + 1;
-        self.write_op(&mut st, &new)?;
+        let durable = self.write_op(&mut st, &new)?;
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
-        self.after_write(&mut st);
-        Ok(())
+        let plan = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, plan))
     }
 
     /// Progress of a running operation: like [`update`](Self::update), but its line reaches the
     /// disk at most once per [`Options::progress_interval`] (and with the next `update`); get and
     /// query serve the newest from memory meanwhile.
     pub fn update_progress(&self, op: &mut Operation) -> Result<(), OpLogError> {
+        self.update_progress_locked(op)?.finish(self)
+    }
+
+    fn update_progress_locked(&self, op: &mut Operation) -> Result<AfterLock, OpLogError> {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
@@ -385,8 +430,9 @@ impl OpLog {
                 .written_at
                 .get(&new.id)
                 .is_none_or(|t| t.elapsed() >= self.opts.progress_interval);
+        let mut durable = None;
         if due {
-            self.write_op(&mut st, &new)?;
+            durable = self.write_op(&mut st, &new)?;
         } else {
             let mut e = entry_of(&mut st.index, &new, cur.seg, cur.off, cur.len);
             e.flags |= HOT;
@@ -396,8 +442,8 @@ impl OpLog {
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
-        self.after_write(&mut st);
-        Ok(())
+        let plan = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, plan))
     }
 
     fn read_op(&self, st: &State, e: &Entry) -> Option<Operation> {
@@ -530,6 +576,13 @@ impl OpLog {
     /// Deletes the given ids (ClearHistory, RemoveRepo, GC); returns the ids that existed and
     /// are now gone. The deletion is on disk when this returns.
     pub fn delete(&self, ids: &[i64]) -> Result<Vec<i64>, OpLogError> {
+        let (gone, after) = self.delete_locked(ids)?;
+        after.finish(self)?;
+        Ok(gone)
+    }
+
+    /// `delete` under the lock; returns what to sync: one per segment the tombstones went to.
+    fn delete_locked(&self, ids: &[i64]) -> Result<(Vec<i64>, AfterLock), OpLogError> {
         if !self.writable {
             return Err(OpLogError::ReadOnly);
         }
@@ -542,16 +595,21 @@ impl OpLog {
         gone.sort_unstable();
         gone.dedup();
         if gone.is_empty() {
-            return Ok(gone);
+            return Ok((gone, AfterLock::default()));
         }
         let modno = st.max_modno + 1;
+        let mut durable: Vec<Durable> = Vec::new();
         let chunks: Vec<&[i64]> = gone.chunks(2048).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
+        for chunk in &chunks {
             let line = format::encode_tombstone(chunk, modno);
-            let sync = self.opts.sync && i + 1 == chunks.len();
-            st.store.append(&line, sync).inspect_err(|e| {
+            let (seg, _, d) = st.store.append(&line, self.opts.sync).inspect_err(|e| {
                 log::error!("deleting {} operation(s): {e}", chunk.len());
             })?;
+            if let Some(d) = d
+                && durable.last().is_none_or(|last| last.segment() != seg)
+            {
+                durable.push(d);
+            }
             st.since_checkpoint += line.len() as u64;
             for id in *chunk {
                 if let Some(old) = st.index.remove(*id) {
@@ -563,12 +621,16 @@ impl OpLog {
         }
         st.max_modno = modno;
         self.notify(&Change::Deleted(gone.clone()));
-        if let Err(e) = self.maybe_compact(&mut st) {
-            log::warn!("operation log compaction: {e}");
-        }
+        let mut compaction = self.maybe_compact(&mut st);
         st.segments_seen = st.store.segs.len();
-        self.after_write(&mut st);
-        Ok(gone)
+        compaction = self.after_write(&mut st).or(compaction);
+        Ok((
+            gone,
+            AfterLock {
+                durable,
+                compaction,
+            },
+        ))
     }
 
     /// Registers a listener called with every change, synchronously after the write and in

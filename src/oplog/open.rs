@@ -282,6 +282,7 @@ impl OpLog {
             since_checkpoint: 0,
             scanned_bytes: 0,
             segments_seen: 0,
+            compacting: false,
         };
         let mut scan = Scan::default();
         let mut from: BTreeMap<u32, u64> = nums.iter().map(|n| (*n, 0)).collect();

@@ -20,6 +20,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub const CHECKPOINT: &str = "index.ckpt";
 pub const COMPACT_LOCK: &str = "compact.lock";
@@ -91,7 +92,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 }
 
 pub struct Seg {
-    pub file: File,
+    pub file: Arc<File>,
     pub len: u64,
     /// Bytes of lines that are some operation's newest line.
     pub live: u64,
@@ -104,12 +105,132 @@ pub struct Store {
     pub segment_bytes: u64,
     pub writable: bool,
     /// Append handle on the newest segment; reopened after a failure.
-    writer: Option<File>,
+    writer: Option<Arc<File>>,
     /// A failed append may have left a fragment past `len` of the newest segment.
     repair: bool,
     /// Segments open could not read (mode 000, a directory in their place): left out of the
     /// index, never written to or compacted over, and numbered around by [`Store::roll`].
     pub unreadable: std::collections::BTreeSet<u32>,
+}
+
+/// A compaction taken from the log: see [`Store::plan_compaction`].
+pub struct CompactionPlan {
+    upto: u32,
+    entries: Vec<Entry>,
+    counters: (i64, i64),
+    files: BTreeMap<u32, Arc<File>>,
+    tmp: PathBuf,
+}
+
+/// A compaction written and synced, not yet in place.
+pub struct Compacted {
+    pub upto: u32,
+    tmp: PathBuf,
+    /// (id, old segment, old offset, new offset, len) of each copied line.
+    pub moved: Vec<(i64, u32, u32, u32, u32)>,
+    /// Ids whose lines were damaged (not copied), with where they were.
+    pub lost: Vec<(i64, u32, u32)>,
+    /// Length of the new segment.
+    pub len: u64,
+}
+
+impl CompactionPlan {
+    /// Copies the live lines into the new segment's temp file and syncs it. Runs without the
+    /// log's lock: the segments it reads are never written to (only the newest is).
+    pub fn write(self) -> R<Compacted> {
+        let out = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.tmp)
+            .map_err(err("create", self.tmp.clone()))?;
+        let mut w = io::BufWriter::with_capacity(1 << 16, out);
+        let head = format::encode_counters(self.counters.0, self.counters.1);
+        let mut off = head.len() as u64;
+        let mut moved = Vec::with_capacity(self.entries.len());
+        let mut lost = Vec::new();
+        let result = (|| -> io::Result<()> {
+            w.write_all(&head)?;
+            for e in &self.entries {
+                let read = match self.files.get(&e.seg) {
+                    Some(f) => read_line(f, e.off, e.len),
+                    None => Err(io::Error::new(io::ErrorKind::NotFound, "segment gone")),
+                };
+                let mut line = match read {
+                    Ok(l) if format::verify_in_place(&l) => l,
+                    Ok(_) => {
+                        lost.push((e.id, e.seg, e.off));
+                        continue;
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
+                        lost.push((e.id, e.seg, e.off));
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                };
+                line.push(b'\n');
+                w.write_all(&line)?;
+                let o = u32::try_from(off)
+                    .map_err(|_| io::Error::other("compacted segment larger than 4 GiB"))?;
+                moved.push((e.id, e.seg, e.off, o, e.len));
+                off += line.len() as u64;
+            }
+            w.flush()?;
+            w.get_ref().sync_all()
+        })();
+        if let Err(e) = result {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(err("write", self.tmp)(e));
+        }
+        Ok(Compacted {
+            upto: self.upto,
+            tmp: self.tmp,
+            moved,
+            lost,
+            len: off,
+        })
+    }
+}
+
+/// A compaction in place whose directory entry changes are not yet synced.
+pub struct Installed {
+    lock: File,
+    dir: PathBuf,
+}
+
+impl Installed {
+    pub fn sync(self) -> R<()> {
+        let synced = sync_dir(&self.dir);
+        drop(self.lock);
+        synced.map_err(err("sync", self.dir))
+    }
+}
+
+/// One line (without its newline) of `len` bytes including the newline, at `off`.
+fn read_line(file: &File, off: u32, len: u32) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len.saturating_sub(1) as usize];
+    file.read_exact_at(&mut buf, off as u64)?;
+    Ok(buf)
+}
+
+/// An appended line not yet known to be on disk: the segment it went to (a handle of its own, so
+/// that a roll to a new segment meanwhile does not matter).
+#[must_use = "the line is not durable until synced"]
+pub struct Durable {
+    file: Arc<File>,
+    path: PathBuf,
+    segment: u32,
+}
+
+impl Durable {
+    pub fn segment(&self) -> u32 {
+        self.segment
+    }
+
+    /// fsyncs the segment: the line, and every line before it, is on disk when this returns.
+    pub fn sync(self) -> R<()> {
+        self.file.sync_data().map_err(err("sync", self.path))
+    }
 }
 
 fn err(action: &'static str, path: PathBuf) -> impl FnOnce(io::Error) -> super::OpLogError {
@@ -121,9 +242,6 @@ fn err(action: &'static str, path: PathBuf) -> impl FnOnce(io::Error) -> super::
 }
 
 type R<T> = Result<T, super::OpLogError>;
-
-/// (id, segment, offset, length): where compaction put an operation's line.
-pub type Moved = (i64, u32, u32, u32);
 
 impl Store {
     pub fn new(dir: &Path, segment_bytes: u64, writable: bool) -> Store {
@@ -150,7 +268,7 @@ impl Store {
         self.segs.insert(
             n,
             Seg {
-                file,
+                file: Arc::new(file),
                 len,
                 live: 0,
                 ino,
@@ -233,9 +351,7 @@ impl Store {
             .segs
             .get(&seg)
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "segment gone"))?;
-        let mut buf = vec![0u8; len.saturating_sub(1) as usize];
-        s.file.read_exact_at(&mut buf, off as u64)?;
-        Ok(buf)
+        read_line(&s.file, off, len)
     }
 
     pub fn newest(&self) -> Option<u32> {
@@ -277,7 +393,7 @@ impl Store {
             .map_err(err("create", path.clone()))?;
         sync_dir(&self.dir).map_err(err("sync", self.dir.clone()))?;
         self.add_segment(n, 0)?;
-        self.writer = Some(f);
+        self.writer = Some(Arc::new(f));
         self.repair = false;
         Ok(())
     }
@@ -290,9 +406,10 @@ impl Store {
         Ok(())
     }
 
-    /// Appends one whole line; returns (segment, offset). With `sync` it is on disk on return.
+    /// Appends one whole line; returns (segment, offset) and, with `sync`, what makes it durable:
+    /// the caller runs [`Durable::sync`] once it has let go of the log's lock.
     /// On failure nothing of it remains in the file (see the module doc) and the error says why.
-    pub fn append(&mut self, line: &[u8], sync: bool) -> R<(u32, u32)> {
+    pub fn append(&mut self, line: &[u8], sync: bool) -> R<(u32, u32, Option<Durable>)> {
         if !self.writable {
             return Err(super::OpLogError::ReadOnly);
         }
@@ -323,12 +440,13 @@ impl Store {
                 .append(true)
                 .open(&path)
                 .map_err(err("open", path.clone()))?;
-            self.writer = Some(f);
+            self.writer = Some(Arc::new(f));
         }
         let mut start = self.segs.get(&n).map_or(0, |s| s.len);
-        let Some(w) = self.writer.as_mut() else {
+        let Some(handle) = self.writer.clone() else {
             return Err(super::OpLogError::ReadOnly);
         };
+        let mut w: &File = &handle;
         let mut prefix_newline = false;
         if self.repair {
             let actual = w.metadata().map_err(err("write", path.clone()))?.len();
@@ -345,8 +463,7 @@ impl Store {
             w.write_all(&v)
         } else {
             w.write_all(line)
-        }
-        .and_then(|()| if sync { w.sync_data() } else { Ok(()) });
+        };
         if let Err(e) = res {
             self.repair = w.set_len(start).is_err();
             if let Some(s) = self.segs.get_mut(&n) {
@@ -363,62 +480,44 @@ impl Store {
         if let Some(s) = self.segs.get_mut(&n) {
             s.len = off + line.len() as u64;
         }
-        let off = u32::try_from(off)
-            .map_err(|_| err("write", path)(io::Error::other("segment larger than 4 GiB")))?;
-        Ok((n, off))
+        let off = u32::try_from(off).map_err(|_| {
+            err("write", path.clone())(io::Error::other("segment larger than 4 GiB"))
+        })?;
+        let durable = sync.then(|| Durable {
+            file: handle,
+            path,
+            segment: n,
+        });
+        Ok((n, off, durable))
     }
 
-    /// Writes the live lines of `entries` (all in segments `<= upto`, sorted by id) into a new
-    /// segment numbered `upto` that replaces every segment numbered `<= upto`. Returns the new
-    /// places of the entries, in the same order, and the ids whose lines were damaged.
-    pub fn compact(
-        &mut self,
+    /// Starts a compaction of the segments numbered `<= upto` (the caller holds the log's lock
+    /// and knows none runs): what it copies (`entries`, the live ones there, sorted by id) and
+    /// handles of those segments of its own, so that the copying needs no lock.
+    pub fn plan_compaction(
+        &self,
         upto: u32,
-        entries: &[Entry],
+        entries: Vec<Entry>,
         counters: (i64, i64),
-    ) -> R<(Vec<Moved>, Vec<i64>)> {
-        let tmp = self.dir.join(format!("{}.tmp", segment_name(upto)));
-        let out = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)
-            .map_err(err("create", tmp.clone()))?;
-        let mut w = io::BufWriter::with_capacity(1 << 16, out);
-        let head = format::encode_counters(counters.0, counters.1);
-        let mut off = head.len() as u64;
-        let mut moved = Vec::with_capacity(entries.len());
-        let mut lost = Vec::new();
-        let result = (|| -> io::Result<()> {
-            w.write_all(&head)?;
-            for e in entries {
-                let mut line = match self.read(e.seg, e.off, e.len) {
-                    Ok(l) if format::verify_in_place(&l) => l,
-                    Ok(_) => {
-                        lost.push(e.id);
-                        continue;
-                    }
-                    Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => {
-                        lost.push(e.id);
-                        continue;
-                    }
-                    Err(err) => return Err(err),
-                };
-                line.push(b'\n');
-                w.write_all(&line)?;
-                let o = u32::try_from(off)
-                    .map_err(|_| io::Error::other("compacted segment larger than 4 GiB"))?;
-                moved.push((e.id, upto, o, e.len));
-                off += line.len() as u64;
-            }
-            w.flush()?;
-            w.get_ref().sync_all()
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(err("write", tmp)(e));
+    ) -> CompactionPlan {
+        CompactionPlan {
+            upto,
+            entries,
+            counters,
+            files: self
+                .segs
+                .range(..=upto)
+                .map(|(n, s)| (*n, Arc::clone(&s.file)))
+                .collect(),
+            tmp: self.dir.join(format!("{}.tmp", segment_name(upto))),
         }
-        // Readers list and open segments under a shared lock on this file.
+    }
+
+    /// Puts a written compaction in place (the caller holds the log's lock again): the new
+    /// segment `upto` replaces every segment numbered `<= upto`. The directory is synced by
+    /// [`Installed::sync`], after the caller has let go of the lock.
+    pub fn install(&mut self, c: &Compacted) -> R<Installed> {
+        // Readers in other processes list and open segments under a shared lock on this file.
         let lock_path = self.dir.join(COMPACT_LOCK);
         let lock = OpenOptions::new()
             .read(true)
@@ -429,24 +528,24 @@ impl Store {
             .map_err(err("open", lock_path.clone()))?;
         lock.lock().map_err(err("lock", lock_path))?;
         let _ = fs::remove_file(self.dir.join(CHECKPOINT));
-        let dest = self.path(upto);
-        fs::rename(&tmp, &dest).map_err(err("rename", tmp.clone()))?;
-        let old: Vec<u32> = self.segs.range(..=upto).map(|(n, _)| *n).collect();
+        let dest = self.path(c.upto);
+        if let Err(e) = fs::rename(&c.tmp, &dest) {
+            let _ = fs::remove_file(&c.tmp);
+            return Err(err("rename", c.tmp.clone())(e));
+        }
+        let old: Vec<u32> = self.segs.range(..=c.upto).map(|(n, _)| *n).collect();
         for n in old {
             self.segs.remove(&n);
-            if n != upto {
+            if n != c.upto {
                 // Obsolete now; open removes any left by a crash here.
                 let _ = fs::remove_file(self.path(n));
             }
         }
-        let synced = sync_dir(&self.dir);
-        drop(lock);
-        synced.map_err(err("sync", self.dir.clone()))?;
-        self.add_segment(upto, off)?;
-        if let Some(s) = self.segs.get_mut(&upto) {
-            s.live = off - head.len() as u64;
-        }
-        Ok((moved, lost))
+        self.add_segment(c.upto, c.len)?;
+        Ok(Installed {
+            lock,
+            dir: self.dir.clone(),
+        })
     }
 
     /// Writes the checkpoint of `entries` (no hot ones) covering every segment as it is now.
