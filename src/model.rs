@@ -36,7 +36,6 @@ impl OperationStatus {
     }
 }
 
-/// One entry of the history: a backup, a forget, an indexed snapshot, ...
 /// A snapshot id as restic prints it: 8 to 64 hex digits (a short id or the full one), kept in
 /// lower case. The one check every RPC and task that takes a snapshot id uses.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +69,7 @@ impl std::fmt::Display for SnapshotId {
     }
 }
 
+/// One entry of the history: a backup, a forget, an indexed snapshot, ...
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct Operation {

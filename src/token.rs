@@ -10,8 +10,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 use std::fmt;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::Path;
 
 type HmacSha256 = Hmac<Sha256>;
@@ -111,11 +110,13 @@ pub fn verify(token: &str, key: &[u8], now_unix: i64) -> Result<Value, TokenErro
 
 /// Reads the secret at `path` (an HMAC key: the login token key, the download-link key),
 /// creating it (random, mode 0600) when missing. A key others can read is set to 0600; one
-/// shorter than 32 bytes is replaced by a new one (what it signed stops working). Two first
-/// uses at once agree on one secret: it is written to a private temp file and linked into
-/// place, and whoever loses the race reads the winner's.
+/// shorter than 32 bytes is replaced by a new one (what it signed stops working). Threads that
+/// ask at once agree on one key (they take turns); it is written atomically (temp file, fsync,
+/// rename, directory fsync), which works on every filesystem a data dir may sit on.
 pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
     use std::os::unix::fs::PermissionsExt;
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
     match std::fs::read(path) {
         Ok(s) if s.len() >= 32 => {
             if std::fs::metadata(path)?.permissions().mode() & 0o077 != 0 {
@@ -127,45 +128,22 @@ pub fn load_or_create_secret(path: &Path) -> io::Result<Vec<u8>> {
             }
             return Ok(s);
         }
-        Ok(_) => {
-            log::warn!(
-                "{} is shorter than 32 bytes; writing a new key (what the old one signed stops working)",
-                path.display()
-            );
-            let secret = random_secret()?;
-            let dir = path.parent().unwrap_or(Path::new("."));
-            crate::util::write_atomic(dir, path, &secret)?;
-            return Ok(secret);
-        }
+        Ok(_) => log::warn!(
+            "{} is shorter than 32 bytes; writing a new key (what the old one signed stops working)",
+            path.display()
+        ),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => return Err(e),
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
     let secret = random_secret()?;
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = path.with_extension(format!("tmp-{}-{n}", std::process::id()));
-    let written = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&secret)?;
-        f.sync_all()?;
-        std::fs::hard_link(&tmp, path)
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    match written {
-        Ok(()) => {
-            log::info!("created a new key at {}", path.display());
-            Ok(secret)
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => std::fs::read(path),
-        Err(e) => Err(e),
-    }
+    crate::util::write_atomic(dir, path, &secret)?;
+    log::info!("created a new key at {}", path.display());
+    Ok(secret)
 }
 
 fn random_secret() -> io::Result<Vec<u8>> {

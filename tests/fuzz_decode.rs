@@ -203,14 +203,15 @@ fn temp_dir(tag: &str) -> PathBuf {
 #[test]
 fn fuzz_config_loader() {
     let dir = temp_dir("config");
-    let store = ConfigStore::new(dir.join("config.json"));
+    let store =
+        ConfigStore::new(dir.join("config.json")).with_hook_check(footrest::hooks::action_problems);
     let n = fuzz("config", |_, input| {
         let Ok(config) = serde_json::from_slice::<Config>(input) else {
             return;
         };
         let shown = config.sanitized();
         let _ = serde_json::to_vec(&shown).unwrap();
-        if config.validate().is_ok() {
+        if store.validate(&config).is_ok() {
             // What is saved loads back equal (modulo the default version).
             store.save(&config).unwrap();
             let mut back = store.load().unwrap();

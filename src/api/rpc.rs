@@ -525,10 +525,12 @@ fn forget(app: &Arc<App>, req: Request, body: &[u8]) {
                 )));
             }
         }
-        if r.snapshot_id.trim().is_empty() && r.plan_id.is_empty() {
+        // Only an absent id means "by the plan's policy": a blank one is a bad id, not a
+        // reason to forget more than was asked.
+        if r.snapshot_id.is_empty() && r.plan_id.is_empty() {
             return Err(ApiError::invalid("planId or snapshotId is required"));
         }
-        if r.snapshot_id.trim().is_empty() {
+        if r.snapshot_id.is_empty() {
             return Ok(None);
         }
         super::browse::snapshot_id(&r.snapshot_id).map(Some)

@@ -59,6 +59,8 @@ impl fmt::Display for ValidationError {
 
 impl Config {
     /// Every problem with this config, or Ok. Messages name the offending item.
+    /// The config's own rules, hooks checked for their shape only; the store adds the checks
+    /// of hook actions (`ConfigStore::validate`), which is what loading and saving apply.
     pub fn validate(&self) -> Result<(), ValidationError> {
         self.validate_with(None)
     }

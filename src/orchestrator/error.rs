@@ -1,5 +1,5 @@
 //! Why a task was refused or did not succeed, in the orchestrator's own terms. The API turns
-//! each kind into a Connect code in one place (`impl From<TaskError> for api::TaskError`).
+//! each kind into a Connect code in one place (`impl From<TaskError> for api::ApiError`).
 
 use crate::restic::{ResticError, ResticKind};
 use std::fmt;

@@ -481,7 +481,8 @@ pub fn start_with_clock(
                     recv(moved) -> _ => {}
                     default(wait) => {}
                 }
-                let mono_elapsed = mono.elapsed();
+                let mono_now = Instant::now();
+                let mono_elapsed = mono_now.duration_since(mono);
                 let now = wall_now();
                 let went_back = now < wall;
                 let wall_elapsed = Duration::from_millis(
@@ -492,7 +493,7 @@ pub fn start_with_clock(
                     log::warn!("the wall clock jumped; rescheduling everything");
                     planner.recompute_all(&orch.env.config.get(), &oplog, now);
                 }
-                mono = Instant::now();
+                mono = mono_now;
                 wall = now;
                 if mono >= next_housekeeping {
                     housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
