@@ -226,6 +226,17 @@ fn main() {
     if args.len() == 2 && args[0] == "--measure" {
         return measure(Path::new(&args[1]));
     }
+    if args.len() == 2 && args[0] == "--open" {
+        // For a profiler: the open alone.
+        let t = Instant::now();
+        let log = OpLog::open(Path::new(&args[1])).expect("open");
+        println!(
+            "RESULT open_ms={} ops={}",
+            ms(t.elapsed()),
+            log.stats().operations
+        );
+        return;
+    }
     if args.len() == 2 && args[0] == "--writes" {
         return writes(Path::new(&args[1]));
     }

@@ -88,10 +88,17 @@ pub fn verify_in_place(line: &[u8]) -> bool {
     if !suffix.starts_with(SUFFIX_PREFIX) || !suffix.ends_with(b"\"}") {
         return false;
     }
-    let Ok(hex) = std::str::from_utf8(&suffix[SUFFIX_PREFIX.len()..SUFFIX_PREFIX.len() + 8]) else {
-        return false;
-    };
-    u32::from_str_radix(hex, 16).is_ok_and(|want| crc32(body) == want)
+    let mut want = 0u32;
+    for &h in &suffix[SUFFIX_PREFIX.len()..SUFFIX_PREFIX.len() + 8] {
+        let d = match h {
+            b'0'..=b'9' => h - b'0',
+            b'a'..=b'f' => h - b'a' + 10,
+            b'A'..=b'F' => h - b'A' + 10,
+            _ => return false,
+        };
+        want = want << 4 | u32::from(d);
+    }
+    crc32(body) == want
 }
 
 /// Decodes a verified operation line (without its `\n`).
@@ -185,6 +192,9 @@ pub fn scan_line(line: &[u8]) -> Option<ScanLine<'_>> {
     if !verify_in_place(line) {
         return None;
     }
+    if let Some(out) = scan_written(line) {
+        return Some(out);
+    }
     let mut out = ScanLine::default();
     let mut stopped = false;
     let mut de = serde_json::Deserializer::from_slice(line);
@@ -200,6 +210,102 @@ pub fn scan_line(line: &[u8]) -> Option<ScanLine<'_>> {
         return Some(out);
     }
     serde_json::from_slice(line).ok()
+}
+
+/// The scan of a line as footrest writes it, without a JSON parser: `{"key":"value",...` with
+/// string values free of escapes, up to the `operation*` member. None for anything else (a
+/// tombstone, counters, an escape, a value that is not a string), which the parser then reads.
+fn scan_written(line: &[u8]) -> Option<ScanLine<'_>> {
+    let mut out = ScanLine::default();
+    let mut p = 1;
+    if line.first() != Some(&b'{') {
+        return None;
+    }
+    loop {
+        // "key":
+        if line.get(p) != Some(&b'"') {
+            return None;
+        }
+        // Keys are short: a plain loop beats memchr's setup.
+        let k_end = p + 1 + line.get(p + 1..)?.iter().position(|&b| b == b'"')?;
+        let key = &line[p + 1..k_end];
+        if line.get(k_end + 1) != Some(&b':') {
+            return None;
+        }
+        let v = k_end + 2;
+        if key.starts_with(b"operation") {
+            if out.id == 0 || line.get(v) != Some(&b'{') {
+                return None;
+            }
+            match key {
+                b"operationBackup" => out.operation_backup = Some(IgnoredAny),
+                b"operationIndexSnapshot" => {
+                    if memchr::memmem::find(line, b"\"forgot\"").is_some() {
+                        return None; // the parser reads the flag
+                    }
+                    out.operation_index_snapshot = Some(ScanIndexSnapshot::default());
+                }
+                b"operationForget" => out.operation_forget = Some(IgnoredAny),
+                b"operationPrune" => out.operation_prune = Some(IgnoredAny),
+                b"operationRestore" => out.operation_restore = Some(IgnoredAny),
+                b"operationStats" => out.operation_stats = Some(IgnoredAny),
+                b"operationRunHook" => out.operation_run_hook = Some(IgnoredAny),
+                b"operationCheck" => out.operation_check = Some(IgnoredAny),
+                b"operationRunCommand" => out.operation_run_command = Some(IgnoredAny),
+                _ => return None,
+            }
+            return Some(out);
+        }
+        // "value" (a string without escapes)
+        if line.get(v) != Some(&b'"') {
+            return None;
+        }
+        let v_end = v + 1 + memchr::memchr(b'"', line.get(v + 1..)?)?;
+        let raw = &line[v + 1..v_end];
+        if memchr::memchr(b'\\', raw).is_some() {
+            return None;
+        }
+        // Only the values kept are checked as UTF-8 (the line's checksum is already verified).
+        let text = || std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+        match key {
+            b"id" => out.id = decimal(raw)?,
+            b"modno" => out.modno = decimal(raw)?,
+            b"flowId" => out.flow_id = decimal(raw)?,
+            b"unixTimeStartMs" => out.unix_time_start_ms = decimal(raw)?,
+            b"repoId" => out.repo_id = text()?,
+            b"repoGuid" => out.repo_guid = text()?,
+            b"planId" => out.plan_id = text()?,
+            b"instanceId" => out.instance_id = text()?,
+            b"snapshotId" => out.snapshot_id = text()?,
+            b"status" => out.status = OperationStatus::from_name(&text()?)?,
+            b"deleted" | b"counters" => return None,
+            _ => {}
+        }
+        match line.get(v_end + 1) {
+            Some(b',') => p = v_end + 2,
+            // A line with no operation* member: the parser decides what it is.
+            _ => return None,
+        }
+    }
+}
+
+/// A decimal int64 as proto3 JSON writes it in a string (`-` allowed, no leading `+`).
+fn decimal(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(i64::from(d - b'0'))?;
+    }
+    Some(if neg { -n } else { n })
 }
 
 struct FastScan<'o, 'a> {
@@ -274,6 +380,109 @@ impl<'de> serde::de::Visitor<'de> for FastScan<'_, 'de> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fields the index takes from a scanned line, to compare two scans.
+    fn facts(s: &ScanLine) -> String {
+        format!(
+            "{} {} {} {} {} {} {} {} {:?} {} {:?} {} {:?} {:?}",
+            s.id,
+            s.modno,
+            s.flow_id,
+            s.repo_id,
+            s.repo_guid,
+            s.plan_id,
+            s.instance_id,
+            s.snapshot_id,
+            s.status,
+            s.unix_time_start_ms,
+            s.kind(),
+            s.operation_index_snapshot
+                .as_ref()
+                .is_some_and(|x| x.forgot),
+            s.deleted,
+            s.counters.as_ref().map(|c| (c.id, c.modno)),
+        )
+    }
+
+    /// The parser's reading of a line (what `scan_line` did before its shortcut).
+    fn parsed(line: &[u8]) -> ScanLine<'_> {
+        let mut out = ScanLine::default();
+        let mut stopped = false;
+        let mut de = serde_json::Deserializer::from_slice(line);
+        let r = serde::Deserializer::deserialize_map(
+            &mut de,
+            FastScan {
+                out: &mut out,
+                stopped: &mut stopped,
+                line,
+            },
+        );
+        if stopped || r.is_ok() {
+            return out;
+        }
+        serde_json::from_slice(line).unwrap()
+    }
+
+    #[test]
+    fn the_shortcut_reads_written_lines_as_the_parser_does_and_leaves_the_rest_to_it() {
+        use crate::model::{OperationBackup, OperationIndexSnapshot, OperationStatus};
+        let base = Operation {
+            id: 41,
+            modno: 7,
+            flow_id: 40,
+            repo_id: "repo1".into(),
+            repo_guid: "ab".repeat(32),
+            plan_id: "plan-1".into(),
+            instance_id: "pi".into(),
+            status: OperationStatus::Success,
+            unix_time_start_ms: 1_700_000_000_123,
+            display_message: "done".into(),
+            operation_backup: Some(OperationBackup::default()),
+            ..Default::default()
+        };
+        let mut cases = vec![base.clone()];
+        let mut o = base.clone();
+        o.display_message = "a \"quoted\" message\nwith a newline".into();
+        cases.push(o);
+        let mut o = base.clone();
+        o.plan_id = "plän".into();
+        o.status = OperationStatus::InProgress;
+        cases.push(o);
+        for forgot in [false, true] {
+            let mut o = base.clone();
+            o.operation_backup = None;
+            o.snapshot_id = "cd".repeat(32);
+            o.operation_index_snapshot = Some(OperationIndexSnapshot {
+                forgot,
+                ..Default::default()
+            });
+            cases.push(o);
+        }
+        let mut o = base.clone();
+        o.operation_backup = None;
+        cases.push(o);
+        let mut lines: Vec<Vec<u8>> = cases.iter().map(encode_op).collect();
+        lines.push(encode_tombstone(&[3, 4], 9));
+        lines.push(encode_counters(12, 34));
+        let mut shortcut = 0;
+        for line in &lines {
+            let line = &line[..line.len() - 1];
+            let want = facts(&parsed(line));
+            if let Some(fast) = scan_written(line) {
+                shortcut += 1;
+                assert_eq!(facts(&fast), want, "{}", String::from_utf8_lossy(line));
+            }
+            assert_eq!(facts(&scan_line(line).unwrap()), want);
+        }
+        // The plain lines took the shortcut; escapes, a forgotten snapshot, a line without an
+        // operation* member, tombstones and counters did not.
+        assert_eq!(shortcut, 3);
+        assert_eq!(decimal(b"-12"), Some(-12));
+        assert_eq!(decimal(b"9223372036854775807"), Some(i64::MAX));
+        for bad in [&b""[..], b"-", b"12a", b"+1", b"99999999999999999999"] {
+            assert_eq!(decimal(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn crc_matches_the_standard_check_value() {

@@ -183,6 +183,14 @@ impl Index {
     }
 
     fn pos(&self, id: i64) -> Option<usize> {
+        // The newest entries first: a scan and a running task update recent operations.
+        let n = self.entries.len();
+        if let Some(p) = (n.saturating_sub(8)..n)
+            .rev()
+            .find(|&p| self.entries[p].id == id)
+        {
+            return Some(p);
+        }
         self.entries.binary_search_by_key(&id, |e| e.id).ok()
     }
 
