@@ -224,9 +224,7 @@ impl de::Visitor<'_> for F64Visitor {
         Ok(v as f64)
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
-        v.trim()
-            .parse::<f64>()
-            .ok()
+        crate::util::parse_f64(v)
             .filter(|x| x.is_finite())
             .ok_or_else(|| E::custom(format!("\"{v}\" is not a number")))
     }

@@ -16,6 +16,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A decimal number in JSON's syntax (`12`, `-0.5`, `1e-3`), read with serde_json's own float
+/// parser: core's `str::parse::<f64>` would link a second one (its tables are 10 KB).
+pub fn parse_f64(s: &str) -> Option<f64> {
+    serde_json::from_str::<f64>(s.trim()).ok()
+}
+
 /// Fills `buf` from the kernel's random source (keys, salts, tokens).
 pub fn random_bytes(buf: &mut [u8]) -> std::io::Result<()> {
     use std::io::Read;

@@ -102,7 +102,7 @@ impl Settings {
         let mut s = Settings::default();
         let secs = |key: &str| -> Option<Duration> {
             let v = env(key)?;
-            match v.trim().parse::<f64>() {
+            match crate::util::parse_f64(&v).ok_or(()) {
                 Ok(n) if n > 0.0 && n < 1e9 => Some(Duration::from_secs_f64(n)),
                 _ => {
                     log::warn!("{key}={v:?} is not a positive number of seconds; ignored");
@@ -118,7 +118,7 @@ impl Settings {
             s.command_timeout = d;
         }
         if let Some(v) = env("FOOTREST_HOOK_RETRY_SCALE") {
-            match v.trim().parse::<f64>() {
+            match crate::util::parse_f64(&v).ok_or(()) {
                 Ok(n) if n > 0.0 && n <= 1e6 => s.retry_scale = n,
                 _ => {
                     log::warn!("FOOTREST_HOOK_RETRY_SCALE={v:?} is not a positive number; ignored")

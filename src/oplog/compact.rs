@@ -81,6 +81,7 @@ impl OpLog {
     }
 
     /// Copies and syncs without the lock, then puts the result in place under it.
+    #[inline(never)]
     pub(super) fn run_compaction(&self, plan: CompactionPlan) -> Result<(), OpLogError> {
         let written = plan.write();
         let mut st = self.write_state();

@@ -192,24 +192,8 @@ pub fn scan_line(line: &[u8]) -> Option<ScanLine<'_>> {
     if !verify_in_place(line) {
         return None;
     }
-    if let Some(out) = scan_written(line) {
-        return Some(out);
-    }
-    let mut out = ScanLine::default();
-    let mut stopped = false;
-    let mut de = serde_json::Deserializer::from_slice(line);
-    let r = serde::Deserializer::deserialize_map(
-        &mut de,
-        FastScan {
-            out: &mut out,
-            stopped: &mut stopped,
-            line,
-        },
-    );
-    if stopped || r.is_ok() {
-        return Some(out);
-    }
-    serde_json::from_slice(line).ok()
+    // Anything unusual: the full parse (which reads the operation's body too, to no use).
+    scan_written(line).or_else(|| serde_json::from_slice(line).ok())
 }
 
 /// The scan of a line as footrest writes it, without a JSON parser: `{"key":"value",...` with
@@ -240,7 +224,9 @@ fn scan_written(line: &[u8]) -> Option<ScanLine<'_>> {
             match key {
                 b"operationBackup" => out.operation_backup = Some(IgnoredAny),
                 b"operationIndexSnapshot" => {
-                    if memchr::memmem::find(line, b"\"forgot\"").is_some() {
+                    // A forgotten snapshot's flag is the last member footrest writes.
+                    let body = &line[..line.len().saturating_sub(SUFFIX_LEN)];
+                    if body.ends_with(b"\"forgot\":true}") {
                         return None; // the parser reads the flag
                     }
                     out.operation_index_snapshot = Some(ScanIndexSnapshot::default());
@@ -308,75 +294,6 @@ fn decimal(b: &[u8]) -> Option<i64> {
     Some(if neg { -n } else { n })
 }
 
-struct FastScan<'o, 'a> {
-    out: &'o mut ScanLine<'a>,
-    stopped: &'o mut bool,
-    line: &'a [u8],
-}
-
-#[derive(Deserialize)]
-struct I64(#[serde(with = "crate::proto::i64s")] i64);
-
-#[derive(Deserialize)]
-struct Ids(#[serde(with = "crate::proto::vec_i64s")] Vec<i64>);
-
-impl<'de> serde::de::Visitor<'de> for FastScan<'_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let o = self.out;
-        while let Some(key) = map.next_key::<&'de str>()? {
-            match key {
-                "id" => o.id = map.next_value::<I64>()?.0,
-                "modno" => o.modno = map.next_value::<I64>()?.0,
-                "flowId" => o.flow_id = map.next_value::<I64>()?.0,
-                "unixTimeStartMs" => o.unix_time_start_ms = map.next_value::<I64>()?.0,
-                "repoId" => o.repo_id = Cow::Borrowed(map.next_value::<&'de str>()?),
-                "repoGuid" => o.repo_guid = Cow::Borrowed(map.next_value::<&'de str>()?),
-                "planId" => o.plan_id = Cow::Borrowed(map.next_value::<&'de str>()?),
-                "instanceId" => o.instance_id = Cow::Borrowed(map.next_value::<&'de str>()?),
-                "snapshotId" => o.snapshot_id = Cow::Borrowed(map.next_value::<&'de str>()?),
-                "status" => o.status = map.next_value()?,
-                "deleted" => o.deleted = map.next_value::<Ids>()?.0,
-                "counters" => o.counters = Some(map.next_value()?),
-                k if k.starts_with("operation") && o.id != 0 => {
-                    match k {
-                        "operationBackup" => o.operation_backup = Some(IgnoredAny),
-                        "operationIndexSnapshot" => {
-                            o.operation_index_snapshot = Some(
-                                if memchr::memmem::find(self.line, b"\"forgot\":true").is_some() {
-                                    map.next_value()?
-                                } else {
-                                    ScanIndexSnapshot::default()
-                                },
-                            )
-                        }
-                        "operationForget" => o.operation_forget = Some(IgnoredAny),
-                        "operationPrune" => o.operation_prune = Some(IgnoredAny),
-                        "operationRestore" => o.operation_restore = Some(IgnoredAny),
-                        "operationStats" => o.operation_stats = Some(IgnoredAny),
-                        "operationRunHook" => o.operation_run_hook = Some(IgnoredAny),
-                        "operationCheck" => o.operation_check = Some(IgnoredAny),
-                        "operationRunCommand" => o.operation_run_command = Some(IgnoredAny),
-                        // Not ours: the full parse decides.
-                        _ => return Err(serde::de::Error::custom("unknown member")),
-                    }
-                    *self.stopped = true;
-                    return Err(serde::de::Error::custom("stop"));
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,22 +321,8 @@ mod tests {
         )
     }
 
-    /// The parser's reading of a line (what `scan_line` did before its shortcut).
+    /// The parser's reading of a line.
     fn parsed(line: &[u8]) -> ScanLine<'_> {
-        let mut out = ScanLine::default();
-        let mut stopped = false;
-        let mut de = serde_json::Deserializer::from_slice(line);
-        let r = serde::Deserializer::deserialize_map(
-            &mut de,
-            FastScan {
-                out: &mut out,
-                stopped: &mut stopped,
-                line,
-            },
-        );
-        if stopped || r.is_ok() {
-            return out;
-        }
         serde_json::from_slice(line).unwrap()
     }
 

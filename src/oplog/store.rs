@@ -118,7 +118,8 @@ pub struct CompactionPlan {
     upto: u32,
     entries: Vec<Entry>,
     counters: (i64, i64),
-    files: BTreeMap<u32, Arc<File>>,
+    /// (segment, handle), in segment order.
+    files: Vec<(u32, Arc<File>)>,
     tmp: PathBuf,
 }
 
@@ -152,8 +153,8 @@ impl CompactionPlan {
         let result = (|| -> io::Result<()> {
             w.write_all(&head)?;
             for e in &self.entries {
-                let read = match self.files.get(&e.seg) {
-                    Some(f) => read_line(f, e.off, e.len),
+                let read = match self.files.iter().find(|(n, _)| *n == e.seg) {
+                    Some((_, f)) => read_line(f, e.off, e.len),
                     None => Err(io::Error::new(io::ErrorKind::NotFound, "segment gone")),
                 };
                 let mut line = match read {
@@ -203,58 +204,6 @@ impl Installed {
         let synced = sync_dir(&self.dir);
         drop(self.lock);
         synced.map_err(err("sync", self.dir))
-    }
-}
-
-/// Calls `f(line, offset)` for each complete line of `bytes` (which start at file offset
-/// `base`); returns the end of the last one and whether bytes without a final `\n` follow.
-fn scan_lines(bytes: &[u8], base: u64, mut f: impl FnMut(&[u8], u64)) -> (u64, bool) {
-    let mut start = 0;
-    while let Some(nl) = memchr::memchr(b'\n', &bytes[start..]) {
-        f(&bytes[start..start + nl], base + start as u64);
-        start += nl + 1;
-    }
-    (base + start as u64, start < bytes.len())
-}
-
-/// A segment mapped read-only for one scan at open, by the writer: no copy into a buffer.
-/// Segments are only appended to (by the writer, this process) and replaced by rename, never cut
-/// short while mapped: a torn last line is cut after its scan. (A file cut short by hand during
-/// those milliseconds would end the process, which the service manager starts again.)
-struct Mapped {
-    ptr: *mut libc::c_void,
-    len: usize,
-}
-
-impl Mapped {
-    fn new(file: &File, len: u64) -> Option<Mapped> {
-        use std::os::fd::AsRawFd;
-        let len = usize::try_from(len).ok().filter(|l| *l > 0)?;
-        // SAFETY: a fresh private read-only mapping of `len` bytes of an open file; the pointer
-        // is checked and only read through `bytes` while `self` lives, then unmapped.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ,
-                libc::MAP_PRIVATE,
-                file.as_raw_fd(),
-                0,
-            )
-        };
-        (ptr != libc::MAP_FAILED).then_some(Mapped { ptr, len })
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: `ptr` maps `len` readable bytes until drop.
-        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
-    }
-}
-
-impl Drop for Mapped {
-    fn drop(&mut self) {
-        // SAFETY: unmapping exactly the mapping made in `new`.
-        unsafe { libc::munmap(self.ptr, self.len) };
     }
 }
 
@@ -362,13 +311,6 @@ impl Store {
             .metadata()
             .map_err(err("read", path.clone()))?
             .len();
-        // Mapped only by the writer: no other process cuts a failed append's fragment meanwhile.
-        if self.writable
-            && size.saturating_sub(from) >= 1 << 20
-            && let Some(map) = Mapped::new(&seg.file, size)
-        {
-            return Ok(scan_lines(&map.bytes()[from as usize..], from, f));
-        }
         let mut buf = vec![0u8; 1 << 20];
         let mut have = 0usize; // bytes in buf not yet consumed, starting at buf[0]
         let mut pos = from; // file offset of buf[0]
