@@ -16,26 +16,10 @@ pub trait Sink {
     fn update_progress(&mut self, op: &mut Operation);
 }
 
-pub struct Rng(pub u64);
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn hex(&mut self, len: usize) -> String {
-        let mut s = String::new();
-        while s.len() < len {
-            s.push_str(&format!("{:016x}", self.next()));
-        }
-        s.truncate(len);
-        s
-    }
-}
+/// The tests' generator (tests/support), shared so that both replay the same sequences.
+#[path = "../../tests/support/mod.rs"]
+mod support;
+pub use support::Rng;
 
 pub const PLANS: u64 = 10;
 pub const T0: i64 = 1_600_000_000_000;
