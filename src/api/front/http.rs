@@ -165,6 +165,9 @@ pub(super) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 
 /// Parses and rewrites a complete head (ending in the blank line). Returns the head and whether
 /// the client asked for `100-continue`.
+///
+/// By hand, not with httparse: the binary links only httparse's response parser (through ureq),
+/// and its request parser measured 1.3 KB more than this.
 pub(super) fn parse_head(head: &[u8], peer: &str) -> Result<(Head, bool), (u16, ApiError)> {
     let bad = |m: &str| (400, ApiError::invalid(m.to_string()));
     let text = std::str::from_utf8(head)
