@@ -131,11 +131,24 @@ impl OpLog {
 
     /// Writes the progress kept in memory and a checkpoint of the index.
     pub(super) fn checkpoint(&self, st: &mut State) -> Result<(), OpLogError> {
+        self.flush_hot(st)?;
+        self.write_checkpoint(st)?;
+        st.since_checkpoint = 0;
+        Ok(())
+    }
+
+    /// Writes the progress kept in memory, so that the index points at lines on disk.
+    pub(super) fn flush_hot(&self, st: &mut State) -> Result<(), OpLogError> {
         let hot: Vec<Operation> = st.hot.values().cloned().collect();
         for op in &hot {
             // Progress lines: never synced (only terminal lines are).
             let _ = self.write_op(st, op)?;
         }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of the index as `st` has it; readers may hold the lock too.
+    pub(super) fn write_checkpoint(&self, st: &State) -> Result<(), OpLogError> {
         st.store
             .write_checkpoint(
                 st.index.keys(),
@@ -143,9 +156,20 @@ impl OpLog {
                 st.index.entries(),
                 (st.max_id, st.max_modno),
             )
-            .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))?;
-        st.since_checkpoint = 0;
-        Ok(())
+            .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))
+    }
+
+    /// The periodic checkpoint after a write: under the shared lock, so readers go on and only
+    /// writers wait; skipped when another one is being written.
+    pub(super) fn checkpoint_shared(&self) {
+        if self.checkpointing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let written = self.write_checkpoint(&self.read_state());
+        self.checkpointing.store(false, Ordering::Release);
+        if let Err(e) = written {
+            log::warn!("operation log checkpoint: {e}");
+        }
     }
 }
 
@@ -164,6 +188,40 @@ mod tests {
             operation_backup: Some(OperationBackup::default()),
             ..Default::default()
         }
+    }
+
+    /// The periodic checkpoint is written after the write lock is released (readers go on), with
+    /// the progress held in memory written first: a crash right after it reopens from it,
+    /// scanning only the tail, with the newest progress.
+    #[test]
+    fn the_periodic_checkpoint_written_beside_readers_reopens_with_the_newest_progress() {
+        let dir = std::env::temp_dir().join(format!("footrest-ckpt-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = OpLog::open(&dir).unwrap();
+        let mut running = op("p", "10%");
+        running.status = OperationStatus::InProgress;
+        log.add(&mut running).unwrap();
+        running.display_message = "55%".into();
+        log.update_progress(&mut running).unwrap(); // kept in memory (progress interval)
+        let big = "x".repeat(2000);
+        for _ in 0..700 {
+            log.add(&mut op("p", &big)).unwrap(); // 1.4 MB: a checkpoint falls due
+        }
+        let expected = log.get(running.id).unwrap();
+        assert_eq!(
+            expected.as_ref().map(|o| o.display_message.as_str()),
+            Some("55%")
+        );
+        std::mem::forget(log); // a crash: no final checkpoint
+        let reopened = OpLog::open_read_only(&dir).unwrap();
+        assert!(
+            reopened.stats().scanned_bytes < 1 << 20,
+            "opened from the periodic checkpoint: {} bytes scanned",
+            reopened.stats().scanned_bytes
+        );
+        assert_eq!(reopened.get(running.id).unwrap(), expected);
+        assert_eq!(reopened.stats().operations, 701);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// The copy runs without the lock: what is written or deleted while it runs keeps its new

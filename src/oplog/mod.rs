@@ -57,7 +57,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 // usize counters: 32-bit MIPS has no 64-bit atomics.
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use store::{Durable, Store};
@@ -247,21 +247,31 @@ struct State {
 #[derive(Default)]
 struct AfterLock {
     durable: Vec<Durable>,
+    housekeeping: Housekeeping,
+}
+
+/// What fell due with a write: a compaction, a checkpoint.
+#[derive(Default)]
+struct Housekeeping {
     compaction: Option<store::CompactionPlan>,
+    checkpoint: bool,
 }
 
 impl AfterLock {
-    fn with(durable: Option<Durable>, compaction: Option<store::CompactionPlan>) -> Self {
+    fn with(durable: Option<Durable>, housekeeping: Housekeeping) -> Self {
         AfterLock {
             durable: durable.into_iter().collect(),
-            compaction,
+            housekeeping,
         }
     }
 
     /// Syncs (its error is the caller's), then compacts (its error is only logged).
     fn finish(self, log: &OpLog) -> Result<(), OpLogError> {
         let synced = self.durable.into_iter().try_for_each(Durable::sync);
-        if let Some(plan) = self.compaction
+        if self.housekeeping.checkpoint {
+            log.checkpoint_shared();
+        }
+        if let Some(plan) = self.housekeeping.compaction
             && let Err(e) = log.run_compaction(plan)
         {
             log::warn!("operation log compaction: {e}");
@@ -278,6 +288,8 @@ pub struct OpLog {
     state: RwLock<State>,
     listeners: RwLock<Vec<Listener>>,
     damaged: AtomicUsize,
+    /// A periodic checkpoint is being written (under the shared lock).
+    checkpointing: AtomicBool,
     /// What open found missing (see [`report_lost_segments`]).
     lost: Lost,
     /// Held for the log's lifetime: one writer per directory.
@@ -342,9 +354,9 @@ impl OpLog {
         Ok(durable)
     }
 
-    /// Housekeeping after a write: the checkpoint when due, and the plan of a compaction that
-    /// fell due (run once the lock is released). Their failures are logged, never the caller's.
-    fn after_write(&self, st: &mut State) -> Option<store::CompactionPlan> {
+    /// Housekeeping after a write: what falls due (a compaction, a checkpoint) runs once the
+    /// write lock is released. Their failures are logged, never the caller's.
+    fn after_write(&self, st: &mut State) -> Housekeeping {
         let mut plan = None;
         if st.store.segs.len() != st.segments_seen {
             // A segment was started: the older ones may now be worth compacting.
@@ -355,10 +367,21 @@ impl OpLog {
         // while the checkpoint (about 54 bytes per operation) is written at most about twice
         // per byte of appended log.
         let ckpt_due = st.since_checkpoint > (1u64 << 20).max((st.index.len() as u64) * 32);
-        if ckpt_due && let Err(e) = self.checkpoint(st) {
-            log::warn!("operation log checkpoint: {e}");
+        let mut checkpoint = false;
+        if ckpt_due {
+            // The index must point at lines on disk first; the file is written after the lock.
+            match self.flush_hot(st) {
+                Ok(()) => {
+                    st.since_checkpoint = 0;
+                    checkpoint = true;
+                }
+                Err(e) => log::warn!("operation log checkpoint: {e}"),
+            }
         }
-        plan
+        Housekeeping {
+            compaction: plan,
+            checkpoint,
+        }
     }
 
     /// Adds an operation: assigns its id (max+1) when 0, its modno, and its flow id (= id) when 0.
@@ -383,8 +406,8 @@ impl OpLog {
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Created(vec![op.clone()]));
-        let plan = self.after_write(&mut st);
-        Ok(AfterLock::with(durable, plan))
+        let due = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, due))
     }
 
     /// Replaces the operation with `op.id` (which must exist), with the next modno.
@@ -404,8 +427,8 @@ impl OpLog {
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
-        let plan = self.after_write(&mut st);
-        Ok(AfterLock::with(durable, plan))
+        let due = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, due))
     }
 
     /// Progress of a running operation: like [`update`](Self::update), but its line reaches the
@@ -442,8 +465,8 @@ impl OpLog {
         st.max_modno = new.modno;
         *op = new;
         self.notify(&Change::Updated(vec![op.clone()]));
-        let plan = self.after_write(&mut st);
-        Ok(AfterLock::with(durable, plan))
+        let due = self.after_write(&mut st);
+        Ok(AfterLock::with(durable, due))
     }
 
     fn read_op(&self, st: &State, e: &Entry) -> Option<Operation> {
@@ -621,14 +644,15 @@ impl OpLog {
         }
         st.max_modno = modno;
         self.notify(&Change::Deleted(gone.clone()));
-        let mut compaction = self.maybe_compact(&mut st);
+        let compaction = self.maybe_compact(&mut st);
         st.segments_seen = st.store.segs.len();
-        compaction = self.after_write(&mut st).or(compaction);
+        let mut housekeeping = self.after_write(&mut st);
+        housekeeping.compaction = housekeeping.compaction.or(compaction);
         Ok((
             gone,
             AfterLock {
                 durable,
-                compaction,
+                housekeeping,
             },
         ))
     }

@@ -592,7 +592,8 @@ impl Store {
                 b[32 + i * 4..36 + i * 4].copy_from_slice(&v.to_le_bytes());
             }
             b[52] = e.status;
-            b[53] = e.flags;
+            // Progress held in memory is gone after a restart: the line on disk is the newest.
+            b[53] = e.flags & !super::index::HOT;
             w.put(&b)?;
             written += 1;
         }
