@@ -217,19 +217,15 @@ pub fn host_allowed(host: &str, extra: &[String]) -> bool {
         || extra.iter().any(|e| e.eq_ignore_ascii_case(&name))
 }
 
-/// The names allowed beside this machine's own (`FOOTREST_ALLOWED_HOSTS`).
-pub fn allowed_hosts() -> Vec<String> {
-    crate::settings::get().allowed_hosts.clone()
-}
-
 /// DNS rebinding: without auth, a `Host` that is not this machine's is refused; an `Origin`
 /// (sent by browsers) whose host is not allowed is refused on POST whether or not auth is on.
 pub(super) fn check_host(app: &App, req: &Request) -> Result<(), String> {
-    let extra = allowed_hosts();
+    // The names allowed beside this machine's own (`FOOTREST_ALLOWED_HOSTS`).
+    let extra = &crate::settings::get().allowed_hosts;
     let how = "; to allow it, add it to FOOTREST_ALLOWED_HOSTS (comma-separated)";
     if !crate::auth::required(auth_config(app).as_ref())
         && let Some(h) = header_value(req, "Host")
-        && !host_allowed(&h, &extra)
+        && !host_allowed(&h, extra)
     {
         return Err(format!("host {h:?} is not this machine's{how}"));
     }
@@ -237,7 +233,7 @@ pub(super) fn check_host(app: &App, req: &Request) -> Result<(), String> {
         && let Some(o) = header_value(req, "Origin")
     {
         let host = o.split_once("://").map(|(_, r)| r).unwrap_or("");
-        if !host_allowed(host, &extra) {
+        if !host_allowed(host, extra) {
             return Err(format!("origin {o:?} is not allowed{how}"));
         }
     }

@@ -152,16 +152,6 @@ impl Settings {
     }
 }
 
-/// What is wrong with a parsed hook, beyond its shape.
-pub fn hook_problems(h: &Hook) -> Vec<String> {
-    let mut out = Vec::new();
-    if h.conditions.is_empty() {
-        out.push("no conditions: the hook would never run".to_string());
-    }
-    out.extend(action_problems(h));
-    out
-}
-
 /// What would stop a parsed hook's action from working when fired: unusable URLs, missing
 /// tokens, templates that do not parse.
 pub fn action_problems(h: &Hook) -> Vec<String> {

@@ -241,8 +241,8 @@ struct State {
     compacting: bool,
 }
 
-/// What a write leaves for after the lock: the fsyncs of its terminal lines and a compaction
-/// that fell due. Readers never wait for either.
+/// What a write leaves for after the lock: the fsyncs of its terminal lines, and the checkpoint
+/// and compaction that fell due. Readers never wait for the fsyncs or the compaction's copy.
 #[must_use]
 #[derive(Default)]
 struct AfterLock {
@@ -265,7 +265,8 @@ impl AfterLock {
         }
     }
 
-    /// Syncs (its error is the caller's), then compacts (its error is only logged).
+    /// Syncs (its error is the caller's), then writes the checkpoint and compacts when due
+    /// (their errors are only logged).
     fn finish(self, log: &OpLog) -> Result<(), OpLogError> {
         let synced = self.durable.into_iter().try_for_each(Durable::sync);
         if self.housekeeping.checkpoint {
