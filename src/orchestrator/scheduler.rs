@@ -444,24 +444,23 @@ pub fn start_with_clock(
             housekeeping(&oplog, &orch.env.logs, crate::util::now_ms());
             let mut next_housekeeping = Instant::now() + HOUSEKEEPING;
             planner.reconcile(&orch.env.config.get(), &oplog, clock.now());
-            let wall_now = || clock.now();
             let moved = clock.moved();
             let mut mono = Instant::now();
-            let mut wall = wall_now();
+            let mut wall = clock.now();
             loop {
-                for (key, op_id) in planner.take_due(wall_now()) {
+                for (key, op_id) in planner.take_due(clock.now()) {
                     let task = key.task();
                     let op = (op_id != 0).then_some(op_id);
                     log::info!("running scheduled {key:?}");
                     if let Err(e) = orch.enqueue(task.clone(), task.priority(), op, None) {
                         log::warn!("{key:?}: could not queue the scheduled task: {e}");
-                        planner.finished(&key, &orch.env.config.get(), &oplog, wall_now());
+                        planner.finished(&key, &orch.env.config.get(), &oplog, clock.now());
                     }
                 }
                 let wait = planner
                     .next_due()
                     .map(|d| {
-                        let ms = d.as_millisecond() - wall_now().as_millisecond();
+                        let ms = d.as_millisecond() - clock.now().as_millisecond();
                         Duration::from_millis(ms.max(0) as u64)
                     })
                     .unwrap_or(TICK)
@@ -470,12 +469,12 @@ pub fn start_with_clock(
                     recv(stop_rx) -> _ => return,
                     recv(config_rx) -> msg => {
                         if msg.is_err() { return; }
-                        planner.reconcile(&orch.env.config.get(), &oplog, wall_now());
+                        planner.reconcile(&orch.env.config.get(), &oplog, clock.now());
                     }
                     recv(done_rx) -> task => {
                         let Ok(task) = task else { return };
                         if let Some(key) = Key::of_task(&task) {
-                            planner.finished(&key, &orch.env.config.get(), &oplog, wall_now());
+                            planner.finished(&key, &orch.env.config.get(), &oplog, clock.now());
                         }
                     }
                     recv(moved) -> _ => {}
@@ -483,7 +482,7 @@ pub fn start_with_clock(
                 }
                 let mono_now = Instant::now();
                 let mono_elapsed = mono_now.duration_since(mono);
-                let now = wall_now();
+                let now = clock.now();
                 let went_back = now < wall;
                 let wall_elapsed = Duration::from_millis(
                     (now.as_millisecond() - wall.as_millisecond()).max(0) as u64,
