@@ -482,6 +482,7 @@ impl Few {
 fn older_backups(oplog: &OpLog, plan: &str, since: i64, first: bool) -> Option<Operation> {
     let sel = crate::model::OpSelector {
         plan_id: Some(plan.to_string()),
+        kind: Some(crate::model::OpKind::Backup),
         ..Default::default()
     };
     let ops = oplog.query(&sel, 0).ok()?;

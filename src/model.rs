@@ -575,6 +575,10 @@ pub struct OpSelector {
     /// Not part of Backrest's selector: used by RemoveRepo to drop a repo's history by id.
     #[serde(skip)]
     pub repo_id: Option<String>,
+    /// Not part of Backrest's selector: the kind of operation (evaluated on the index), for
+    /// footrest's own lookups that need one kind out of a long history.
+    #[serde(skip)]
+    pub kind: Option<OpKind>,
 }
 
 impl OpSelector {
@@ -593,6 +597,7 @@ impl OpSelector {
             && self.flow_id.is_none_or(|v| v == op.flow_id)
             && self.modno_gte.is_none_or(|v| op.modno >= v)
             && self.repo_id.as_ref().is_none_or(|v| *v == op.repo_id)
+            && self.kind.is_none_or(|k| k == op.kind())
             && self.matches_own_instance()
     }
 

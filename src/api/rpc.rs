@@ -315,18 +315,16 @@ fn remove_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
         repo_id: Some(repo_id.clone()),
         ..Default::default()
     };
-    match app.oplog.query(&sel, 0) {
-        Ok(ops) => {
-            let ids: Vec<i64> = ops
-                .iter()
-                .filter(|o| guid.is_empty() || o.repo_guid == guid || o.repo_guid.is_empty())
-                .map(|o| o.id)
-                .collect();
-            if let Err(e) = app.oplog.delete(&ids) {
-                log::error!("repo \"{repo_id}\" removed, but deleting its history failed: {e}");
-            }
+    // Chosen on the index: no operation is read.
+    let mut ids = Vec::new();
+    app.oplog.walk_selected(&sel, |e| {
+        let g = &e.key.repo_guid;
+        if guid.is_empty() || *g == guid || g.is_empty() {
+            ids.push(e.id);
         }
-        Err(e) => log::error!("repo \"{repo_id}\" removed, but reading its history failed: {e}"),
+    });
+    if let Err(e) = app.oplog.delete(&ids) {
+        log::error!("repo \"{repo_id}\" removed, but deleting its history failed: {e}");
     }
     encode(&saved.sanitized())
 }

@@ -501,6 +501,7 @@ impl Index {
             && sel.repo_id.is_none()
             && sel.repo_guid.is_none()
             && sel.instance_id.is_none()
+            && sel.kind.is_none()
         {
             return None;
         }
@@ -512,6 +513,7 @@ impl Index {
                         && sel.repo_id.as_ref().is_none_or(|v| *v == k.repo_id)
                         && sel.repo_guid.as_ref().is_none_or(|v| *v == k.repo_guid)
                         && sel.instance_id.as_ref().is_none_or(|v| *v == k.instance_id)
+                        && sel.kind.is_none_or(|v| v == k.kind)
                 })
                 .collect(),
         )

@@ -197,6 +197,19 @@ pub struct IndexFacts<'a> {
     pub key: &'a index::GroupKey,
 }
 
+impl<'a> IndexFacts<'a> {
+    fn of(keys: &'a [index::GroupKey], e: &Entry) -> Option<IndexFacts<'a>> {
+        Some(IndexFacts {
+            group: e.group,
+            id: e.id,
+            start_ms: e.start_ms,
+            status: e.status(),
+            forgot: e.flags & index::FORGOT != 0,
+            key: keys.get(e.group as usize)?,
+        })
+    }
+}
+
 /// Operations a restart interrupted (see [`OpLog::interrupted`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interrupted {
@@ -221,6 +234,8 @@ pub struct OpLogStats {
     pub lost_segments: usize,
     /// Operations the checkpoint placed in those segments (0 when there was no checkpoint).
     pub lost_operations: u64,
+    /// Operation lines read from the segments since open (what a lookup costs).
+    pub lines_read: u64,
 }
 
 struct State {
@@ -289,6 +304,8 @@ pub struct OpLog {
     state: RwLock<State>,
     listeners: RwLock<Vec<Listener>>,
     damaged: AtomicUsize,
+    /// Lines read since open (see [`OpLogStats::lines_read`]).
+    lines_read: AtomicUsize,
     /// A periodic checkpoint is being written (under the shared lock).
     checkpointing: AtomicBool,
     /// What open found missing (see [`report_lost_segments`]).
@@ -476,6 +493,7 @@ impl OpLog {
         {
             return Some(op.clone());
         }
+        self.lines_read.fetch_add(1, Ordering::Relaxed);
         let op = st
             .store
             .read(e.seg, e.off, e.len)
@@ -552,17 +570,22 @@ impl OpLog {
         let st = self.read_state();
         let keys = st.index.keys();
         for e in st.index.entries() {
-            let Some(key) = keys.get(e.group as usize) else {
-                continue;
-            };
-            f(&IndexFacts {
-                group: e.group,
-                id: e.id,
-                start_ms: e.start_ms,
-                status: e.status(),
-                forgot: e.flags & index::FORGOT != 0,
-                key,
-            });
+            if let Some(facts) = IndexFacts::of(keys, e) {
+                f(&facts);
+            }
+        }
+    }
+
+    /// [`walk_index`](Self::walk_index) over only the entries `sel` selects (ascending by id),
+    /// found through the index's group lists: a lookup of one plan's or one kind's operations
+    /// costs what it finds, not the history. A snapshot id is matched by its hash.
+    pub fn walk_selected(&self, sel: &OpSelector, mut f: impl FnMut(&IndexFacts)) {
+        let st = self.read_state();
+        let (keys, entries) = (st.index.keys(), st.index.raw_entries());
+        for p in st.index.select(sel, 0) {
+            if let Some(facts) = IndexFacts::of(keys, &entries[p]) {
+                f(&facts);
+            }
         }
     }
 
@@ -714,6 +737,7 @@ impl OpLog {
             scanned_bytes: st.scanned_bytes,
             lost_segments: self.lost.segments,
             lost_operations: self.lost.operations,
+            lines_read: self.lines_read.load(Ordering::Relaxed) as u64,
         }
     }
 }

@@ -402,6 +402,7 @@ impl OpLog {
             state: RwLock::new(st),
             listeners: RwLock::new(Vec::new()),
             damaged: AtomicUsize::new(scan.damaged as usize),
+            lines_read: AtomicUsize::new(0),
             checkpointing: AtomicBool::new(false),
             lost,
             _writer_lock: writer_lock,

@@ -1,12 +1,14 @@
 //! The backup flow (docs/COMPATIBILITY.md §6): parent, path checks, `restic backup` with
 //! progress, the result, the plan's retention, and the index of the new snapshot.
 
-use super::{Failure, Orchestrator, TaskCtx, TaskError, index_one, mark_forgotten};
+use super::{
+    Failure, Orchestrator, TaskCtx, TaskError, index_one, known_plan_snapshots, mark_forgotten,
+};
 use crate::cancel::CancelHandle;
 use crate::config::{Config, Plan, Repo};
 use crate::model::{
-    BackupProgressEntry, BackupProgressSummary, OpSelector, Operation, OperationForget,
-    OperationStatus, ResticSnapshot,
+    BackupProgressEntry, BackupProgressSummary, Operation, OperationForget, OperationStatus,
+    ResticSnapshot,
 };
 use crate::restic::{BackupEvent, Restic, ResticError, parse_backup_line};
 use crate::util::now_ms;
@@ -118,36 +120,19 @@ impl Orchestrator {
         }
     }
 
-    /// The plan's snapshots in this repo that the history knows and has not seen forgotten
-    /// (their index-snapshot operations).
-    fn known_plan_snapshots(
-        &self,
-        config: &Config,
-        plan: &Plan,
-        repo: &Repo,
-    ) -> Option<Vec<Operation>> {
-        let sel = OpSelector {
-            plan_id: Some(plan.id.clone()),
-            repo_guid: Some(repo.guid.clone()),
-            instance_id: Some(config.instance.clone()),
-            ..Default::default()
-        };
-        let mut ops = self.env.oplog.query(&sel, 0).ok()?;
-        ops.retain(|o| {
-            o.operation_index_snapshot
-                .as_ref()
-                .is_some_and(|i| !i.forgot)
-        });
-        Some(ops)
+    fn known_plan_snapshots(&self, config: &Config, plan: &Plan, repo: &Repo) -> Vec<(i64, i64)> {
+        known_plan_snapshots(&self.env.oplog, &config.instance, &plan.id, &repo.guid)
     }
 
-    /// The plan's newest snapshot that the history knows and has not seen forgotten.
+    /// The plan's newest snapshot that the history knows and has not seen forgotten: one line
+    /// read.
     fn parent_from_history(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<String> {
-        self.known_plan_snapshots(config, plan, repo)?
+        let (_, id) = self
+            .known_plan_snapshots(config, plan, repo)
             .into_iter()
-            .max_by_key(|o| o.unix_time_start_ms)
-            .map(|o| o.snapshot_id)
-            .filter(|id| id.len() == 64)
+            .max()?;
+        let op = self.env.oplog.get(id).ok()??;
+        Some(op.snapshot_id).filter(|id| id.len() == 64)
     }
 
     /// Runs `restic backup` for the plan; returns (status, message, new snapshot id, possibly
@@ -394,9 +379,8 @@ impl Orchestrator {
         }
         // With no more snapshots than the policy always keeps, restic would remove nothing:
         // the forget is recorded (and its hooks run) without starting restic.
-        let nothing_to_remove = self
-            .known_plan_snapshots(config, plan, repo)
-            .is_some_and(|known| known.len() <= retention.always_kept());
+        let nothing_to_remove =
+            self.known_plan_snapshots(config, plan, repo).len() <= retention.always_kept();
         let mut op = Operation {
             flow_id,
             plan_id: plan.id.clone(),

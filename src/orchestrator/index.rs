@@ -2,7 +2,7 @@
 
 use crate::config::Repo;
 use crate::model::{
-    OpSelector, Operation, OperationIndexSnapshot, OperationStatus, ResticSnapshot,
+    OpKind, OpSelector, Operation, OperationIndexSnapshot, OperationStatus, ResticSnapshot,
 };
 use crate::oplog::OpLog;
 use std::collections::{HashMap, HashSet};
@@ -18,13 +18,16 @@ pub fn index_into(
 ) -> Result<(), String> {
     let sel = OpSelector {
         repo_guid: Some(repo.guid.clone()),
+        kind: Some(OpKind::IndexSnapshot),
         ..Default::default()
     };
-    let known = oplog.query(&sel, 0).map_err(|e| e.to_string())?;
+    // The repo's index-snapshot operations, read a batch at a time: memory follows the
+    // snapshots, not the history.
+    let known = oplog.select_ids(&sel, 0).map_err(|e| e.to_string())?;
     let live: HashMap<&str, &ResticSnapshot> =
         snapshots.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut indexed = HashSet::new();
-    for mut op in known {
+    for mut op in known.chunks(256).flat_map(|ids| oplog.get_many(ids)) {
         let Some(ix) = &mut op.operation_index_snapshot else {
             continue;
         };
@@ -74,6 +77,7 @@ pub fn index_one(
     let sel = OpSelector {
         repo_guid: Some(repo.guid.clone()),
         snapshot_id: Some(snap.id.clone()),
+        kind: Some(OpKind::IndexSnapshot),
         ..Default::default()
     };
     let known = oplog.query(&sel, 0).map_err(|e| e.to_string())?;
@@ -83,12 +87,37 @@ pub fn index_one(
     add_index_op(oplog, repo, snap, flow_id)
 }
 
+/// A plan's snapshots in a repo that the history knows and has not seen forgotten, as (start,
+/// operation id) of their index-snapshot operations: from the index alone, no line read.
+pub fn known_plan_snapshots(
+    oplog: &OpLog,
+    instance: &str,
+    plan_id: &str,
+    repo_guid: &str,
+) -> Vec<(i64, i64)> {
+    let sel = OpSelector {
+        plan_id: Some(plan_id.to_string()),
+        repo_guid: Some(repo_guid.to_string()),
+        instance_id: Some(instance.to_string()),
+        kind: Some(OpKind::IndexSnapshot),
+        ..Default::default()
+    };
+    let mut known = Vec::new();
+    oplog.walk_selected(&sel, |e| {
+        if !e.forgot {
+            known.push((e.start_ms, e.id));
+        }
+    });
+    known
+}
+
 /// Marks the given snapshots (removed by a forget footrest ran) as forgotten in the history.
 pub fn mark_forgotten(oplog: &OpLog, repo: &Repo, ids: &[String]) -> Result<(), String> {
     for id in ids {
         let sel = OpSelector {
             repo_guid: Some(repo.guid.clone()),
             snapshot_id: Some(id.clone()),
+            kind: Some(OpKind::IndexSnapshot),
             ..Default::default()
         };
         for mut op in oplog.query(&sel, 0).map_err(|e| e.to_string())? {
@@ -133,4 +162,116 @@ fn add_index_op(
         ..Default::default()
     };
     oplog.add(&mut op).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{OperationBackup, OperationRunHook};
+
+    fn snap(n: usize) -> ResticSnapshot {
+        let plan = if n % 3 == 0 { "q" } else { "p" };
+        ResticSnapshot {
+            id: format!("{n:064x}"),
+            unix_time_ms: 1_000_000 + n as i64 * 1000,
+            tree: "7".repeat(64),
+            tags: vec![format!("plan:{plan}"), "created-by:host".into()],
+            ..Default::default()
+        }
+    }
+
+    /// The index step, the retention count and the parent lookup cost what they find: the
+    /// repo's index-snapshot operations are read (the parent lookup reads one line, the count
+    /// none), however many backups and hook runs lie around them.
+    #[test]
+    fn snapshot_lookups_read_only_index_snapshot_operations_however_long_the_history() {
+        let dir = std::env::temp_dir().join(format!("footrest-ix-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = OpLog::open(&dir).unwrap();
+        let guid = "a".repeat(64);
+        let repo: Repo = serde_json::from_value(serde_json::json!({
+            "id": "r", "uri": "/x", "guid": guid,
+        }))
+        .unwrap();
+        let base = Operation {
+            plan_id: "p".into(),
+            repo_id: "r".into(),
+            repo_guid: guid.clone(),
+            instance_id: "host".into(),
+            status: OperationStatus::Success,
+            ..Default::default()
+        };
+        for i in 0..2000 {
+            let mut backup = Operation {
+                unix_time_start_ms: i,
+                operation_backup: Some(OperationBackup::default()),
+                ..base.clone()
+            };
+            log.add(&mut backup).unwrap();
+            let mut hook = Operation {
+                flow_id: backup.id,
+                operation_run_hook: Some(OperationRunHook::default()),
+                ..base.clone()
+            };
+            log.add(&mut hook).unwrap();
+        }
+        let snaps: Vec<ResticSnapshot> = (0..30).map(snap).collect();
+        let lines = || log.stats().lines_read;
+
+        let before = lines();
+        index_into(&log, &repo, snaps[..25].to_vec(), None).unwrap();
+        assert_eq!(lines() - before, 0, "nothing indexed yet: nothing to read");
+        // Snapshot 0 is gone from the repo, 25..30 are new.
+        let before = lines();
+        index_into(&log, &repo, snaps[1..].to_vec(), None).unwrap();
+        assert_eq!(
+            lines() - before,
+            25,
+            "the 25 index-snapshot operations only"
+        );
+        let forgotten = log
+            .query(
+                &OpSelector {
+                    snapshot_id: Some(snaps[0].id.clone()),
+                    ..Default::default()
+                },
+                0,
+            )
+            .unwrap();
+        assert!(
+            forgotten[0]
+                .operation_index_snapshot
+                .as_ref()
+                .unwrap()
+                .forgot
+        );
+
+        let before = lines();
+        let known = known_plan_snapshots(&log, "host", "p", &guid);
+        assert_eq!(lines() - before, 0, "counted on the index");
+        let want: Vec<usize> = (1..30).filter(|n| n % 3 != 0).collect();
+        assert_eq!(known.len(), want.len());
+        let newest = |log: &OpLog| {
+            let (_, id) = known_plan_snapshots(log, "host", "p", &guid)
+                .into_iter()
+                .max()
+                .unwrap();
+            log.get(id).unwrap().unwrap().snapshot_id
+        };
+        let before = lines();
+        assert_eq!(newest(&log), snaps[29].id);
+        assert_eq!(lines() - before, 1, "the parent lookup reads one line");
+
+        // Recording one snapshot again, or its forget, reads that snapshot's line alone.
+        let before = lines();
+        let count = log.stats().operations;
+        index_one(&log, &repo, snaps[29].clone(), 0).unwrap();
+        assert_eq!((lines() - before, log.stats().operations), (1, count));
+        let before = lines();
+        mark_forgotten(&log, &repo, std::slice::from_ref(&snaps[29].id)).unwrap();
+        assert_eq!(lines() - before, 1);
+        assert_eq!(newest(&log), snaps[28].id);
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

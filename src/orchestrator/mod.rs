@@ -16,7 +16,7 @@ mod run_command;
 pub mod scheduler;
 
 pub use error::TaskError;
-pub use index::{index_into, index_one, mark_forgotten};
+pub use index::{index_into, index_one, known_plan_snapshots, mark_forgotten};
 pub use restore::RestoreSpec;
 
 use crate::cancel::CancelHandle;

@@ -9,7 +9,7 @@
 use super::{Orchestrator, TaskError};
 use crate::cancel::CancelHandle;
 use crate::logstore::COMMAND_LOG_CAP;
-use crate::model::{OpSelector, Operation, OperationRunCommand, OperationStatus};
+use crate::model::{OpKind, OpSelector, Operation, OperationRunCommand, OperationStatus};
 use crate::restic::Restic;
 use crate::util::now_ms;
 use crate::words::split_words;
@@ -146,13 +146,14 @@ impl Orchestrator {
         let sel = OpSelector {
             repo_guid: Some(guid.to_string()),
             instance_id: Some(instance.to_string()),
+            kind: Some(OpKind::RunCommand),
             ..Default::default()
         };
-        let Ok(ops) = self.env.oplog.query(&sel, 0) else {
+        // The newest by start time: one line read.
+        let Ok(ops) = self.env.oplog.query(&sel, 1) else {
             return 0;
         };
         ops.iter()
-            .filter(|o| o.operation_run_command.is_some())
             .max_by_key(|o| o.unix_time_start_ms)
             .filter(|o| now - o.unix_time_start_ms < FLOW_WINDOW_MS)
             .map_or(0, |o| o.flow_id)

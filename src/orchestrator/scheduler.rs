@@ -10,7 +10,7 @@
 
 use super::{Orchestrator, Task};
 use crate::config::{Config, Schedule as ScheduleConfig};
-use crate::model::{OpKind, OperationStatus};
+use crate::model::{OpKind, OpSelector, OperationStatus};
 use crate::oplog::OpLog;
 use crate::schedule::{Clock, Schedule, TimeZone, Timestamp};
 use std::collections::HashMap;
@@ -367,13 +367,15 @@ fn last_run_end(config: &Config, oplog: &OpLog, key: &Key) -> Option<Timestamp> 
             )
         }
     };
+    let sel = OpSelector {
+        kind: Some(kind),
+        plan_id: plan.map(str::to_string),
+        repo_guid: guid,
+        ..Default::default()
+    };
     let mut candidates: Vec<(i64, i64)> = Vec::new();
-    oplog.walk_index(|e| {
-        if e.key.kind == kind
-            && e.status.is_terminal()
-            && plan.is_none_or(|p| e.key.plan_id == p)
-            && guid.as_ref().is_none_or(|g| e.key.repo_guid == *g)
-        {
+    oplog.walk_selected(&sel, |e| {
+        if e.status.is_terminal() {
             candidates.push((e.start_ms, e.id));
         }
     });
@@ -576,6 +578,41 @@ mod tests {
             last_run_end(&config, &log, &Key::Prune("r".into())).map(|t| t.as_millisecond()),
             Some(6_500)
         );
+        drop(log);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The lookup walks only the plan's backups on the index and reads the newest of them.
+    #[test]
+    fn the_last_run_lookup_reads_one_line_however_long_the_history() {
+        use crate::model::{Operation, OperationBackup, OperationRunHook};
+        let (log, dir) = oplog();
+        let config: Config = serde_json::from_value(serde_json::json!({
+            "instance": "i",
+            "repos": [{"id": "r", "uri": "/x"}],
+            "plans": [{"id": "p", "repo": "r", "paths": ["/x"]}],
+        }))
+        .unwrap();
+        for i in 0..3000 {
+            let mut op = Operation {
+                plan_id: if i % 3 == 0 { "p" } else { "other" }.into(),
+                repo_id: "r".into(),
+                status: OperationStatus::Success,
+                unix_time_start_ms: i,
+                unix_time_end_ms: i + 1,
+                ..Default::default()
+            };
+            if i % 2 == 0 {
+                op.operation_backup = Some(OperationBackup::default());
+            } else {
+                op.operation_run_hook = Some(OperationRunHook::default());
+            }
+            log.add(&mut op).unwrap();
+        }
+        let before = log.stats().lines_read;
+        let end = last_run_end(&config, &log, &Key::Backup("p".into()));
+        assert_eq!(end.map(|t| t.as_millisecond()), Some(2995));
+        assert_eq!(log.stats().lines_read - before, 1);
         drop(log);
         let _ = std::fs::remove_dir_all(&dir);
     }
