@@ -123,18 +123,24 @@ impl OpLog {
             self.damaged.fetch_add(dropped, Ordering::Relaxed);
         }
         st.segments_seen = st.store.segs.len();
-        let checkpoint = self.checkpoint(&mut st);
+        // The old checkpoint went with the old segments (install removed it).
+        let flushed = self.flush_hot(&mut st);
         drop(st);
         installed.sync()?;
-        checkpoint
+        flushed?;
+        self.checkpoint_shared(true)
     }
 
-    /// Writes the progress kept in memory and a checkpoint of the index.
-    pub(super) fn checkpoint(&self, st: &mut State) -> Result<(), OpLogError> {
-        self.flush_hot(st)?;
-        self.write_checkpoint(st)?;
-        st.since_checkpoint = 0;
-        Ok(())
+    /// Writes the progress kept in memory, if any (under the write lock), then a checkpoint of
+    /// the index (under the shared lock: readers go on while it is written). At shutdown, after
+    /// a compaction and after a scan at open.
+    pub(super) fn checkpoint(&self) -> Result<(), OpLogError> {
+        if !self.read_state().hot.is_empty() {
+            let mut st = self.write_state();
+            self.flush_hot(&mut st)?;
+            st.since_checkpoint = 0;
+        }
+        self.checkpoint_shared(true)
     }
 
     /// Writes the progress kept in memory, so that the index points at lines on disk.
@@ -159,17 +165,21 @@ impl OpLog {
             .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))
     }
 
-    /// The periodic checkpoint after a write: under the shared lock, so readers go on and only
-    /// writers wait; skipped when another one is being written.
-    pub(super) fn checkpoint_shared(&self) {
-        if self.checkpointing.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let written = self.write_checkpoint(&self.read_state());
-        self.checkpointing.store(false, Ordering::Release);
-        if let Err(e) = written {
-            log::warn!("operation log checkpoint: {e}");
-        }
+    /// Writes the checkpoint under the shared lock, so readers go on and only writers wait; the
+    /// index must point at lines on disk (the progress held in memory written first). One is
+    /// written at a time: with `wait` after the one being written (this one is newer), else it
+    /// is skipped while another is being written (the periodic one).
+    pub(super) fn checkpoint_shared(&self, wait: bool) -> Result<(), OpLogError> {
+        use std::sync::TryLockError;
+        let _one = match self.checkpointing.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) if wait => {
+                self.checkpointing.lock().unwrap_or_else(|e| e.into_inner())
+            }
+            Err(TryLockError::WouldBlock) => return Ok(()),
+        };
+        self.write_checkpoint(&self.read_state())
     }
 }
 
@@ -221,6 +231,37 @@ mod tests {
         );
         assert_eq!(reopened.get(running.id).unwrap(), expected);
         assert_eq!(reopened.stats().operations, 701);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The checkpoint at shutdown (and after a compaction or a scan at open) is written beside
+    /// a reader that holds the log: it never needs the write lock once progress is on disk.
+    #[test]
+    fn the_shutdown_checkpoint_is_written_while_a_reader_holds_the_log() {
+        let dir = std::env::temp_dir().join(format!("footrest-ckpt2-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = OpLog::open(&dir).unwrap();
+        let big = "x".repeat(1000);
+        for _ in 0..300 {
+            log.add(&mut op("p", &big)).unwrap();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let reader = log.read_state(); // a reader in the middle of a long answer
+            let log = &log;
+            s.spawn(move || tx.send(log.flush().map_err(|e| e.to_string())));
+            let done = rx.recv_timeout(Duration::from_secs(30));
+            drop(reader);
+            assert_eq!(done, Ok(Ok(())), "the checkpoint waited for the reader");
+        });
+        std::mem::forget(log); // no second checkpoint at drop
+        let reopened = OpLog::open_read_only(&dir).unwrap();
+        assert_eq!(
+            reopened.stats().scanned_bytes,
+            0,
+            "opened from that checkpoint"
+        );
+        assert_eq!(reopened.stats().operations, 300);
         let _ = std::fs::remove_dir_all(&dir);
     }
 

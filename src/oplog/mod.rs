@@ -57,8 +57,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 // usize counters: 32-bit MIPS has no 64-bit atomics.
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 use store::{Durable, Store};
 
@@ -284,8 +284,10 @@ impl AfterLock {
     /// (their errors are only logged).
     fn finish(self, log: &OpLog) -> Result<(), OpLogError> {
         let synced = self.durable.into_iter().try_for_each(Durable::sync);
-        if self.housekeeping.checkpoint {
-            log.checkpoint_shared();
+        if self.housekeeping.checkpoint
+            && let Err(e) = log.checkpoint_shared(false)
+        {
+            log::warn!("operation log checkpoint: {e}");
         }
         if let Some(plan) = self.housekeeping.compaction
             && let Err(e) = log.run_compaction(plan)
@@ -306,8 +308,8 @@ pub struct OpLog {
     damaged: AtomicUsize,
     /// Lines read since open (see [`OpLogStats::lines_read`]).
     lines_read: AtomicUsize,
-    /// A periodic checkpoint is being written (under the shared lock).
-    checkpointing: AtomicBool,
+    /// Held while a checkpoint is written (under the shared lock): one at a time.
+    checkpointing: Mutex<()>,
     /// What open found missing (see [`report_lost_segments`]).
     lost: Lost,
     /// Held for the log's lifetime: one writer per directory.
@@ -713,14 +715,13 @@ impl OpLog {
         })
     }
 
-    /// Writes what is only in memory (progress) and the index checkpoint; the daemon calls it
-    /// at shutdown (dropping the log does it too).
+    /// Writes what is only in memory (progress) and the index checkpoint (readers go on while
+    /// it is written); the daemon calls it at shutdown (dropping the log does it too).
     pub fn flush(&self) -> Result<(), OpLogError> {
         if !self.writable {
             return Ok(());
         }
-        let mut st = self.write_state();
-        self.checkpoint(&mut st)
+        self.checkpoint()
     }
 
     pub fn stats(&self) -> OpLogStats {

@@ -403,16 +403,13 @@ impl OpLog {
             listeners: RwLock::new(Vec::new()),
             damaged: AtomicUsize::new(scan.damaged as usize),
             lines_read: AtomicUsize::new(0),
-            checkpointing: AtomicBool::new(false),
+            checkpointing: Mutex::new(()),
             lost,
             _writer_lock: writer_lock,
         };
-        if writable {
-            let mut st = log.write_state();
-            if st.scanned_bytes > (1 << 20) {
-                // Make the next open fast; failing only costs that.
-                let _ = log.checkpoint(&mut st);
-            }
+        if writable && log.read_state().scanned_bytes > (1 << 20) {
+            // Make the next open fast; failing only costs that.
+            let _ = log.checkpoint();
         }
         Ok(log)
     }
