@@ -133,7 +133,7 @@ impl ApiKeys {
     pub fn open(data_dir: &Path) -> ApiKeys {
         let path = data_dir.join(FILE);
         let keys = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<File>(&bytes)
+            Ok(bytes) => crate::util::from_json::<File>(&bytes)
                 .map(|f| f.keys)
                 .map_err(|e| format!("{} is damaged ({e}); fix or remove it", path.display())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),

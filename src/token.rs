@@ -84,7 +84,7 @@ pub fn verify(token: &str, key: &[u8], now_unix: i64) -> Result<Value, TokenErro
         let bytes = URL_SAFE_NO_PAD
             .decode(part)
             .map_err(|_| TokenError::Malformed)?;
-        match serde_json::from_slice(&bytes) {
+        match crate::util::from_json(&bytes) {
             Ok(v @ Value::Object(_)) => Ok(v),
             _ => Err(TokenError::Malformed),
         }

@@ -16,6 +16,18 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// JSON from bytes, checked as UTF-8 first and then read as text: the binary carries serde's
+/// text reader only (a byte reader as well would add its own copy of every type's decoder).
+pub fn from_json<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, serde_json::Error> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        <serde_json::Error as serde::de::Error>::custom(format!(
+            "not UTF-8 (at byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    serde_json::from_str(text)
+}
+
 /// A decimal number in JSON's syntax (`12`, `-0.5`, `1e-3`), read with serde_json's float
 /// parser, which the binary has anyway (`str::parse::<f64>` costs another 1.3 KB).
 pub fn parse_f64(s: &str) -> Option<f64> {

@@ -261,7 +261,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
             "zero-length payload is not a valid JSON object",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| ApiError::invalid(format!("invalid request: {e}")))
+    crate::util::from_json(body).map_err(|e| ApiError::invalid(format!("invalid request: {e}")))
 }
 
 /// Encodes a response message.

@@ -225,7 +225,7 @@ fn check_clear_history(body: &[u8]) -> Result<(), ApiError> {
     } else {
         body
     };
-    let v: serde_json::Value = serde_json::from_slice(text)
+    let v: serde_json::Value = crate::util::from_json(text)
         .map_err(|e| ApiError::invalid(format!("invalid request body: {e}")))?;
     let obj = v
         .as_object()

@@ -172,7 +172,7 @@ fn repo_from_body(body: &[u8]) -> Result<Repo, ApiError> {
     // Read back from bytes, not with from_value: the Repo decoder for byte input is in the binary
     // already (a Config holds repos), one for `Value` input would cost 15 KB more.
     let bytes = serde_json::to_vec(&repo_v).map_err(|e| ApiError::internal(e.to_string()))?;
-    serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("invalid repo: {e}")))
+    crate::util::from_json(&bytes).map_err(|e| ApiError::invalid(format!("invalid repo: {e}")))
 }
 
 fn add_repo(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {

@@ -41,7 +41,7 @@ impl ConfigStore {
             Err(e) => return Err(ConfigError::Read(self.path.clone(), e)),
         };
         let mut config: Config =
-            serde_json::from_slice(&bytes).map_err(|e| ConfigError::Parse(self.path.clone(), e))?;
+            crate::util::from_json(&bytes).map_err(|e| ConfigError::Parse(self.path.clone(), e))?;
         if config.version == 0 {
             config.version = CURRENT_VERSION;
         }
@@ -111,7 +111,7 @@ impl ConfigStore {
             };
             let complete = fs::read(e.path())
                 .ok()
-                .is_some_and(|b| serde_json::from_slice::<Value>(&b).is_ok());
+                .is_some_and(|b| crate::util::from_json::<Value>(&b).is_ok());
             if complete {
                 baks.push((stamp, e.path()));
             } else {
