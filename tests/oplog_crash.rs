@@ -39,6 +39,7 @@ fn small_segments() -> Options {
         segment_bytes: 8 << 10,
         progress_interval: Duration::from_millis(20),
         sync: true,
+        ..Options::default()
     }
 }
 
@@ -538,7 +539,14 @@ fn damaged_bytes_cost_only_the_lines_they_hit() {
             }
         }
 
-        let log = reopen(&dir);
+        // Half the rounds check the checksums beside the scan, as a large scan does.
+        let log = reopen_with(
+            &dir,
+            Options {
+                checks_beside_from: if round % 4 < 2 { 0 } else { u64::MAX },
+                ..Options::default()
+            },
+        );
         let got = by_id(&log);
         let mut missing = 0;
         for (i, (op, seg, start, end)) in placed.iter().enumerate() {
@@ -581,6 +589,7 @@ fn readers_always_parse_while_the_daemon_writes() {
                 segment_bytes: 16 << 10,
                 progress_interval: Duration::from_millis(1),
                 sync: false,
+                ..Options::default()
             },
         )
         .unwrap(),

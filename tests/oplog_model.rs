@@ -51,6 +51,8 @@ fn opts() -> Options {
         segment_bytes: 16 << 10,
         progress_interval: Duration::from_secs(3600),
         sync: false,
+        // Scans at open check the checksums beside them, whatever their size.
+        checks_beside_from: 0,
     }
 }
 

@@ -24,7 +24,12 @@ const SUFFIX_LEN: usize = SUFFIX_PREFIX.len() + 8 + 2;
 
 /// CRC-32 (IEEE 802.3), by crc32fast (in the build already for gzip).
 pub fn crc32(data: &[u8]) -> u32 {
-    crc32fast::hash(data)
+    // A new Hasher detects the CPU's features each time; a copy of one does not (the scan
+    // checks every line).
+    static FRESH: std::sync::OnceLock<crc32fast::Hasher> = std::sync::OnceLock::new();
+    let mut h = FRESH.get_or_init(crc32fast::Hasher::new).clone();
+    h.update(data);
+    h.finalize()
 }
 
 /// Continues a CRC-32 over more data; start from `!0` and invert the end result.
@@ -107,7 +112,7 @@ pub fn decode_op(line: &[u8]) -> Option<Operation> {
         return None;
     }
     // The checksum member is an unknown field to Operation, which ignores it.
-    serde_json::from_slice(line).ok()
+    crate::util::from_json(line).ok()
 }
 
 /// What the scan needs from any line: the index fields of an operation, or a tombstone, or counters.
@@ -189,11 +194,16 @@ impl ScanLine<'_> {
 /// bodies (snapshots, progress, summaries) are most of every line and the index needs none of
 /// them. Anything unusual (escaped strings, other field orders) takes the full parse.
 pub fn scan_line(line: &[u8]) -> Option<ScanLine<'_>> {
-    if !verify_in_place(line) {
+    scan_checked(line, None)
+}
+
+/// [`scan_line`] with the checksum's verdict when it is known already.
+pub fn scan_checked(line: &[u8], verified: Option<bool>) -> Option<ScanLine<'_>> {
+    if !verified.unwrap_or_else(|| verify_in_place(line)) {
         return None;
     }
     // Anything unusual: the full parse (which reads the operation's body too, to no use).
-    scan_written(line).or_else(|| serde_json::from_slice(line).ok())
+    scan_written(line).or_else(|| crate::util::from_json(line).ok())
 }
 
 /// The scan of a line as footrest writes it, without a JSON parser: `{"key":"value",...` with
@@ -248,11 +258,19 @@ fn scan_written(line: &[u8]) -> Option<ScanLine<'_>> {
         }
         let v_end = v + 1 + memchr::memchr(b'"', line.get(v + 1..)?)?;
         let raw = &line[v + 1..v_end];
-        if memchr::memchr(b'\\', raw).is_some() {
-            return None;
+        if raw.contains(&b'\\') {
+            return None; // an escape
         }
-        // Only the values kept are checked as UTF-8 (the line's checksum is already verified).
-        let text = || std::str::from_utf8(raw).ok().map(Cow::Borrowed);
+        // Only the values kept are checked as UTF-8 (the line's checksum is already verified);
+        // ids and names are ASCII, which needs no call into the full check.
+        let text = || {
+            if raw.is_ascii() {
+                // SAFETY: ASCII bytes are valid UTF-8.
+                Some(Cow::Borrowed(unsafe { std::str::from_utf8_unchecked(raw) }))
+            } else {
+                std::str::from_utf8(raw).ok().map(Cow::Borrowed)
+            }
+        };
         match key {
             b"id" => out.id = decimal(raw)?,
             b"modno" => out.modno = decimal(raw)?,

@@ -89,7 +89,8 @@ pub struct Index {
     /// Loading: entries whose id arrived below the largest id seen, merged in by `finish_load`.
     extra: Vec<Entry>,
     extra_pos: HashMap<i64, usize>,
-    last_group: u32,
+    /// The group last found for each kind.
+    last_group: [u32; 10],
 }
 
 pub enum Prev {
@@ -137,10 +138,12 @@ impl Index {
                 && k.repo_guid == repo_guid
                 && k.instance_id == instance_id
         };
-        if let Some(k) = self.keys.get(self.last_group as usize)
+        // The last group of the same kind: lines of one flow come together.
+        let last = &mut self.last_group[kind as usize];
+        if let Some(k) = self.keys.get(*last as usize)
             && same(k)
         {
-            return self.last_group;
+            return *last;
         }
         let found = if self.keys.len() <= 64 {
             self.keys.iter().position(same).map(|p| p as u32)
@@ -156,7 +159,7 @@ impl Index {
                 kind,
             })
         });
-        self.last_group = g;
+        self.last_group[kind as usize] = g;
         g
     }
 

@@ -172,6 +172,9 @@ pub struct Options {
     pub progress_interval: Duration,
     /// fsync terminal records and deletes. Off only for generating test and benchmark data.
     pub sync: bool,
+    /// A scan at open of more bytes than this, with a second core, checks the line checksums
+    /// on a second thread beside it.
+    pub checks_beside_from: u64,
 }
 
 impl Default for Options {
@@ -180,6 +183,7 @@ impl Default for Options {
             segment_bytes: 8 << 20,
             progress_interval: Duration::from_secs(10),
             sync: true,
+            checks_beside_from: 8 << 20,
         }
     }
 }

@@ -14,11 +14,19 @@ pub(super) struct Scan {
 }
 
 impl Scan {
-    pub(super) fn line(&mut self, index: &mut Index, seg: u32, off: u64, line: &[u8]) {
+    /// `verified`: the line's checksum verdict when already known.
+    pub(super) fn line(
+        &mut self,
+        index: &mut Index,
+        seg: u32,
+        off: u64,
+        line: &[u8],
+        verified: Option<bool>,
+    ) {
         if line.is_empty() {
             return;
         }
-        let Some(s) = format::scan_line(line) else {
+        let Some(s) = format::scan_checked(line, verified) else {
             self.damaged += 1;
             return;
         };
@@ -70,6 +78,19 @@ impl Scan {
             *self.live.entry(old.seg).or_default() -= old.len as i64;
         }
         *self.live.entry(seg).or_default() += len as i64;
+    }
+}
+
+/// [`StopChecks`]: the scan is over, the checks beside it stop.
+const CHECKS_STOP: usize = usize::MAX / 2;
+
+/// Stops the checksum checks running beside the scan when the scan ends (also early).
+struct StopChecks<'a>(&'a AtomicUsize, &'a std::thread::Thread);
+
+impl Drop for StopChecks<'_> {
+    fn drop(&mut self) {
+        self.0.store(CHECKS_STOP, Ordering::Release);
+        self.1.unpark();
     }
 }
 
@@ -304,51 +325,111 @@ impl OpLog {
             }
         }
         let newest = nums.last().copied();
-        for (&n, &start) in &from {
-            let scanned = st.store.add_segment(n, start).and_then(|()| {
-                let State { index, store, .. } = &mut st;
-                store.scan(n, start, |line, off| scan.line(index, n, off, line))
-            });
-            let (end, torn) = match scanned {
-                Ok(r) => r,
-                Err(e) => {
-                    // Start anyway and serve the rest: the history is worth more than this
-                    // file. A partial scan's entries point into it; drop them.
-                    log::warn!(
-                        "{e}: its operations are left out of the history until it can be read \
-                         (footrest writes to new segments and does not compact meanwhile)"
-                    );
-                    st.store.segs.remove(&n);
-                    st.store.unreadable.insert(n);
-                    st.index.drop_segment(n);
-                    continue;
-                }
-            };
-            st.scanned_bytes += end - start;
-            let size = if torn && Some(n) == newest {
-                if writable {
-                    log::warn!("{}: cut a torn last line", st.store.path(n).display());
-                    if let Err(e) = st.store.cut(n, end) {
-                        // The next append cuts it, or ends it as one damaged line.
-                        log::warn!("{e}");
-                        st.store.needs_repair();
+        // With more than a little to scan and a second core, the line checksums are verified
+        // beside the scan, a segment ahead (the scan rereads each file from the page cache).
+        let to_scan: u64 = from
+            .iter()
+            .map(|(n, start)| {
+                fs::metadata(dir.join(store::segment_name(*n)))
+                    .map_or(0, |m| m.len().saturating_sub(*start))
+            })
+            .sum();
+        // SAFETY: sysconf only reads a system value.
+        let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
+        let jobs: Vec<(PathBuf, u64)> = from
+            .iter()
+            .map(|(n, start)| (dir.join(store::segment_name(*n)), *start))
+            .collect();
+        let lists: Vec<std::sync::OnceLock<Vec<u8>>> =
+            jobs.iter().map(|_| std::sync::OnceLock::new()).collect();
+        // Segments the scan has taken: the checks run at most two ahead (their memory stays
+        // small), and stop when the scan ends early.
+        let taken = AtomicUsize::new(0);
+        std::thread::scope(|s| -> Result<(), OpLogError> {
+            let worker = (to_scan > opts.checks_beside_from && cores > 1)
+                .then(|| {
+                    std::thread::Builder::new().spawn_scoped(s, || {
+                        for (i, ((path, start), list)) in jobs.iter().zip(&lists).enumerate() {
+                            while i > taken.load(Ordering::Acquire) + 2 {
+                                std::thread::park();
+                            }
+                            if taken.load(Ordering::Acquire) == CHECKS_STOP {
+                                break;
+                            }
+                            // Any failure: an empty list; the scan checks that segment itself.
+                            let _ = list.set(store::line_checks(path, *start).unwrap_or_default());
+                        }
+                    })
+                })
+                .and_then(Result::ok)
+                .map(|h| h.thread().clone());
+            let _stop = worker.as_ref().map(|t| StopChecks(&taken, t));
+            for (i, (&n, &start)) in from.iter().enumerate() {
+                let verdicts: &[u8] = match &worker {
+                    Some(t) => {
+                        let v = lists[i].wait();
+                        taken.store(i + 1, Ordering::Release);
+                        t.unpark();
+                        v
                     }
+                    None => &[],
+                };
+                let mut verdicts = verdicts
+                    .chunks_exact(4)
+                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+                let mut trusted = true;
+                let scanned = st.store.add_segment(n, start).and_then(|()| {
+                    let State { index, store, .. } = &mut st;
+                    store.scan(n, start, |line, off| {
+                        // Once a line is not the one the verdict was for, the scan checks the rest.
+                        let verdict = verdicts.next().filter(|_| trusted);
+                        trusted = verdict.is_some_and(|v| (v & !(1 << 31)) as usize == line.len());
+                        let verified = verdict.filter(|_| trusted).map(|v| v >> 31 == 1);
+                        scan.line(index, n, off, line, verified)
+                    })
+                });
+                let (end, torn) = match scanned {
+                    Ok(r) => r,
+                    Err(e) => {
+                        // Start anyway and serve the rest: the history is worth more than this
+                        // file. A partial scan's entries point into it; drop them.
+                        log::warn!(
+                            "{e}: its operations are left out of the history until it can be read \
+                         (footrest writes to new segments and does not compact meanwhile)"
+                        );
+                        st.store.segs.remove(&n);
+                        st.store.unreadable.insert(n);
+                        st.index.drop_segment(n);
+                        continue;
+                    }
+                };
+                st.scanned_bytes += end - start;
+                let size = if torn && Some(n) == newest {
+                    if writable {
+                        log::warn!("{}: cut a torn last line", st.store.path(n).display());
+                        if let Err(e) = st.store.cut(n, end) {
+                            // The next append cuts it, or ends it as one damaged line.
+                            log::warn!("{e}");
+                            st.store.needs_repair();
+                        }
+                    }
+                    end
+                } else {
+                    if torn {
+                        scan.damaged += 1;
+                    }
+                    let p = st.store.path(n);
+                    match st.store.segs.get(&n) {
+                        Some(s) => s.file.metadata().map_err(io_err("read", &p))?.len(),
+                        None => end,
+                    }
+                };
+                if let Some(s) = st.store.segs.get_mut(&n) {
+                    s.len = size;
                 }
-                end
-            } else {
-                if torn {
-                    scan.damaged += 1;
-                }
-                let p = st.store.path(n);
-                match st.store.segs.get(&n) {
-                    Some(s) => s.file.metadata().map_err(io_err("read", &p))?.len(),
-                    None => end,
-                }
-            };
-            if let Some(s) = st.store.segs.get_mut(&n) {
-                s.len = size;
             }
-        }
+            Ok(())
+        })?;
         st.index.finish_load();
         // Loading grew and dropped buffers; hand what is free back to the system.
         #[cfg(all(target_os = "linux", target_env = "gnu"))]

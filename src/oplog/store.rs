@@ -301,51 +301,62 @@ impl Store {
     /// Scans complete lines of segment `n` from `from` to its end. Calls `f(line, offset)` for
     /// each (without the `\n`). Returns the end of the last complete line and whether bytes
     /// without a final `\n` follow it.
-    pub fn scan(&self, n: u32, from: u64, mut f: impl FnMut(&[u8], u64)) -> R<(u64, bool)> {
-        let path = self.path(n);
+    pub fn scan(&self, n: u32, from: u64, f: impl FnMut(&[u8], u64)) -> R<(u64, bool)> {
         let Some(seg) = self.segs.get(&n) else {
             return Ok((from, false));
         };
-        let size = seg
-            .file
-            .metadata()
-            .map_err(err("read", path.clone()))?
-            .len();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut have = 0usize; // bytes in buf not yet consumed, starting at buf[0]
-        let mut pos = from; // file offset of buf[0]
-        let mut read_at = from;
-        loop {
-            if have == buf.len() {
-                // A line longer than the buffer: grow it.
-                buf.resize(buf.len() * 2, 0);
-            }
-            let want = (buf.len() - have).min((size.saturating_sub(read_at)) as usize);
-            if want == 0 {
-                break;
-            }
-            let got = seg
-                .file
-                .read_at(&mut buf[have..have + want], read_at)
-                .map_err(err("read", path.clone()))?;
-            if got == 0 {
-                break;
-            }
-            read_at += got as u64;
-            have += got;
-            let mut start = 0;
-            while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
-                let end = start + nl;
-                f(&buf[start..end], pos + start as u64);
-                start = end + 1;
-            }
-            buf.copy_within(start..have, 0);
-            pos += start as u64;
-            have -= start;
-        }
-        Ok((pos, have > 0))
+        scan_file(&seg.file, from, f).map_err(err("read", self.path(n)))
     }
+}
 
+/// [`Store::scan`] of an open file.
+pub fn scan_file(file: &File, from: u64, mut f: impl FnMut(&[u8], u64)) -> io::Result<(u64, bool)> {
+    let size = file.metadata()?.len();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut have = 0usize; // bytes in buf not yet consumed, starting at buf[0]
+    let mut pos = from; // file offset of buf[0]
+    let mut read_at = from;
+    loop {
+        if have == buf.len() {
+            // A line longer than the buffer: grow it.
+            buf.resize(buf.len() * 2, 0);
+        }
+        let want = (buf.len() - have).min((size.saturating_sub(read_at)) as usize);
+        if want == 0 {
+            break;
+        }
+        let got = file.read_at(&mut buf[have..have + want], read_at)?;
+        if got == 0 {
+            break;
+        }
+        read_at += got as u64;
+        have += got;
+        let mut start = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &buf[start..have]) {
+            let end = start + nl;
+            f(&buf[start..end], pos + start as u64);
+            start = end + 1;
+        }
+        buf.copy_within(start..have, 0);
+        pos += start as u64;
+        have -= start;
+    }
+    Ok((pos, have > 0))
+}
+
+/// The checksum verdicts of a segment's complete lines from `from`, for a scan that runs
+/// beside: 4 bytes a line, its length with the top bit set when its checksum holds (the scan
+/// trusts a verdict only for a line of that length).
+pub fn line_checks(path: &Path, from: u64) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    scan_file(&File::open(path)?, from, |line, _| {
+        let ok = u32::from(super::format::verify_in_place(line)) << 31;
+        out.extend_from_slice(&(line.len() as u32 & !(1 << 31) | ok).to_le_bytes());
+    })?;
+    Ok(out)
+}
+
+impl Store {
     /// Reads one line (without its `\n`).
     pub fn read(&self, seg: u32, off: u32, len: u32) -> io::Result<Vec<u8>> {
         let s = self

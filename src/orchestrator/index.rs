@@ -170,7 +170,7 @@ mod tests {
     use crate::model::{OperationBackup, OperationRunHook};
 
     fn snap(n: usize) -> ResticSnapshot {
-        let plan = if n % 3 == 0 { "q" } else { "p" };
+        let plan = if n.is_multiple_of(3) { "q" } else { "p" };
         ResticSnapshot {
             id: format!("{n:064x}"),
             unix_time_ms: 1_000_000 + n as i64 * 1000,
