@@ -74,6 +74,25 @@ fn measure(dir: &Path) {
     let rss_before_dash = rss_kb();
     let (dash, dash_n) = time(&mut || footrest::dashboard::gather(&log, now, &tz).0.len());
     let dash_peak_mb = peak_kb().saturating_sub(rss_before_dash) as f64 / 1024.0;
+    // GetOperations without lastN, as the RPC answers it: 64 ids at a time from the index, their
+    // operations read and encoded into the answer's stream (here counted). Once, timed.
+    reset_peak();
+    let rss_before_all = rss_kb();
+    let t = Instant::now();
+    let (mut all_n, mut all_bytes, mut cursor) = (0usize, 0usize, i64::MIN);
+    loop {
+        let batch = log.select_ids_after(&OpSelector::default(), cursor, 64);
+        for op in log.get_many(&batch) {
+            all_bytes += serde_json::to_vec(&op).expect("json").len();
+            all_n += 1;
+        }
+        match batch.last() {
+            Some(&last) => cursor = last,
+            None => break,
+        }
+    }
+    let all_ms = t.elapsed();
+    let all_peak_mb = peak_kb().saturating_sub(rss_before_all) as f64 / 1024.0;
     // /metrics and /status: the monitor is built once at start, then each answer is rendered
     // from its state.
     let log = std::sync::Arc::new(log);
@@ -97,6 +116,7 @@ fn measure(dir: &Path) {
         "RESULT open_ms={} rss_added_mb={:.1} ops={} disk_mb={:.1} live_mb={:.1} scanned_mb={:.1} index_mb={:.1} \
          plan_last100_ms={} ({plan_n}) flow_ms={} ({flow_n}) modno_gte_ms={} ({modno_n}) \
          dashboard_ms={} ({dash_n} read) dashboard_peak_added_mb={dash_peak_mb:.1} \
+         getops_all_ms={} ({} ops, {:.0} MB) getops_all_peak_added_mb={all_peak_mb:.1} \
          monitor_build_ms={} metrics_ms={} ({scrape_bytes} bytes) status_ms={}",
         ms(open),
         (after.saturating_sub(before)) as f64 / 1024.0,
@@ -109,6 +129,9 @@ fn measure(dir: &Path) {
         ms(flow_q),
         ms(modno_q),
         ms(dash),
+        ms(all_ms),
+        all_n,
+        all_bytes as f64 / 1048576.0,
         ms(monitor_build),
         ms(scrape),
         ms(status),

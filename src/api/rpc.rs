@@ -571,13 +571,19 @@ fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
         if r.last_n < 0 {
             return Err(ApiError::invalid("lastN must not be negative"));
         }
-        let ids = app
-            .oplog
-            .select_ids(&sel, r.last_n as usize)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        Ok((sel, ids))
+        // Every match: the first batch now, the rest as the answer is written (no list of all
+        // the ids is held).
+        let ids = if r.last_n == 0 {
+            app.oplog
+                .select_ids_after(&sel, i64::MIN, STREAM_OPERATIONS_FROM + 1)
+        } else {
+            app.oplog
+                .select_ids(&sel, r.last_n as usize)
+                .map_err(|e| ApiError::internal(e.to_string()))?
+        };
+        Ok((sel, ids, r.last_n == 0))
     })();
-    let (sel, ids) = match selected {
+    let (sel, ids, every) = match selected {
         Ok(s) => s,
         Err(e) => return respond_unary(req, Err(e)),
     };
@@ -593,6 +599,7 @@ fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
     let body = OperationsBody {
         oplog: Arc::clone(&app.oplog),
         sel,
+        after: ids.last().copied().filter(|_| every),
         ids: ids.into_iter(),
         out: Vec::new(),
         at: 0,
@@ -606,6 +613,9 @@ fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
 struct OperationsBody {
     oplog: Arc<crate::oplog::OpLog>,
     sel: OpSelector,
+    /// Every match is asked for: once `ids` is used up, the next batch is the matches above
+    /// this id (None: `ids` is the whole answer).
+    after: Option<i64>,
     ids: std::vec::IntoIter<i64>,
     out: Vec<u8>,
     at: usize,
@@ -621,6 +631,13 @@ impl std::io::Read for OperationsBody {
             }
             self.out.clear();
             self.at = 0;
+            if self.ids.len() == 0
+                && let Some(after) = self.after
+            {
+                let next = self.oplog.select_ids_after(&self.sel, after, 64);
+                self.after = next.last().copied();
+                self.ids = next.into_iter();
+            }
             let batch: Vec<i64> = self.ids.by_ref().take(64).collect();
             if batch.is_empty() {
                 // proto3 JSON leaves an empty repeated field out.

@@ -87,19 +87,32 @@ pub fn ops_cli(args: &[String], data_dir: &Path, out: &mut dyn Write) -> Result<
         )
         .map_err(|e| format!("writing the output: {e}"));
     }
+    let print = |ids: &[i64], out: &mut dyn Write| {
+        let ops: Vec<Operation> = log
+            .get_many(ids)
+            .into_iter()
+            .filter(|o| a.sel.matches(o))
+            .collect();
+        write_json(&ops, out)
+    };
+    if a.json && a.last_n == 0 {
+        // Every match, 256 ids at a time from the index: memory does not grow with the history.
+        let mut after = i64::MIN;
+        loop {
+            let ids = log.select_ids_after(&a.sel, after, 256);
+            print(&ids, out).map_err(|e| format!("writing the output: {e}"))?;
+            match ids.last() {
+                Some(&last) => after = last,
+                None => return Ok(()),
+            }
+        }
+    }
     let ids = log
         .select_ids(&a.sel, a.last_n)
         .map_err(|e| e.to_string())?;
     let written = if a.json {
-        // A batch at a time: memory does not grow with the history printed.
-        ids.chunks(256).try_for_each(|chunk| {
-            let ops: Vec<Operation> = log
-                .get_many(chunk)
-                .into_iter()
-                .filter(|o| a.sel.matches(o))
-                .collect();
-            write_json(&ops, out)
-        })
+        // A batch at a time (the ids of the `--last` asked for are held).
+        ids.chunks(256).try_for_each(|chunk| print(chunk, out))
     } else {
         // The table's columns are sized to their widest cell: it needs every row.
         let ops: Vec<Operation> = log

@@ -413,16 +413,7 @@ impl Index {
     /// the caller confirms on the operation and must pass `last_n = 0` when it filters by one.
     pub fn select(&self, sel: &OpSelector, last_n: usize) -> Vec<usize> {
         let group_ok = self.group_filter(sel);
-        let snap = sel.snapshot_id.as_deref().map(snap_hash);
-        let ok = |e: &Entry| {
-            e.live()
-                && sel.matches_own_instance()
-                && group_ok.as_ref().is_none_or(|g| g[e.group as usize])
-                && sel.flow_id.is_none_or(|f| e.flow_id == f)
-                && sel.modno_gte.is_none_or(|m| e.modno >= m)
-                && snap.is_none_or(|h| e.snap == h)
-                && (sel.ids.is_empty() || sel.ids.contains(&e.id))
-        };
+        let ok = self.matcher(sel, group_ok.as_deref());
         let mut picker = Picker::new(self, last_n);
         let mut visit = |p: usize| -> bool {
             let e = &self.entries[p];
@@ -496,6 +487,39 @@ impl Index {
             }
         }
         picker.finish()
+    }
+
+    /// Whether an entry matches `sel` (snapshot ids by hash), given its groups' filter.
+    fn matcher<'a>(
+        &self,
+        sel: &'a OpSelector,
+        group_ok: Option<&'a [bool]>,
+    ) -> impl Fn(&Entry) -> bool + 'a {
+        let snap = sel.snapshot_id.as_deref().map(snap_hash);
+        move |e: &Entry| {
+            e.live()
+                && sel.matches_own_instance()
+                && group_ok.is_none_or(|g| g[e.group as usize])
+                && sel.flow_id.is_none_or(|f| e.flow_id == f)
+                && sel.modno_gte.is_none_or(|m| e.modno >= m)
+                && snap.is_none_or(|h| e.snap == h)
+                && (sel.ids.is_empty() || sel.ids.contains(&e.id))
+        }
+    }
+
+    /// The ids [`select`](Self::select) picks with no `last_n`, ascending, of the first `limit`
+    /// entries above id `after`: an answer of every match is read a batch at a time, with no
+    /// list of all its ids.
+    pub fn select_after(&self, sel: &OpSelector, after: i64, limit: usize) -> Vec<i64> {
+        let group_ok = self.group_filter(sel);
+        let ok = self.matcher(sel, group_ok.as_deref());
+        let start = self.entries.partition_point(|e| e.id <= after);
+        self.entries[start..]
+            .iter()
+            .filter(|e| ok(e))
+            .take(limit)
+            .map(|e| e.id)
+            .collect()
     }
 
     /// Which groups a selector's plan/repo/instance filters allow; None when it has none.
@@ -699,6 +723,22 @@ mod tests {
                     "{sel:?} last {last_n}"
                 );
             }
+            // Read in batches from a cursor: the same ids, in the same order.
+            let all: Vec<i64> = ix
+                .select(sel, 0)
+                .iter()
+                .map(|&p| ix.entries[p].id)
+                .collect();
+            let (mut batched, mut after) = (Vec::new(), i64::MIN);
+            loop {
+                let next = ix.select_after(sel, after, 7);
+                batched.extend_from_slice(&next);
+                match next.last() {
+                    Some(&last) if next.len() == 7 => after = last,
+                    _ => break,
+                }
+            }
+            assert_eq!(batched, all, "{sel:?} in batches");
         }
     }
 

@@ -569,6 +569,12 @@ impl OpLog {
             .collect())
     }
 
+    /// The ids [`OpLog::select_ids`] returns with no `last_n`, from the first above id `after`,
+    /// at most `limit` of them: a long answer is read a batch at a time.
+    pub fn select_ids_after(&self, sel: &OpSelector, after: i64, limit: usize) -> Vec<i64> {
+        self.read_state().index.select_after(sel, after, limit)
+    }
+
     /// Calls `f` with what the index knows of every live operation, without reading any line
     /// (under the read lock: `f` must be cheap). For summaries that pick a few operations out
     /// of a long history before reading them with [`OpLog::get_many`].
