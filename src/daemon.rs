@@ -26,6 +26,30 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Home Assistant over MQTT (`--mqtt`), when given.
     pub mqtt: Option<crate::mqtt::BrokerUrl>,
+    /// Host names the API answers to without auth beside this machine's own (`--allow-host`).
+    pub allow_hosts: Vec<String>,
+}
+
+/// The names the API answers to without auth besides IP addresses and `localhost`: the given
+/// ones, the bind address's host when it is a name, and this machine's host name (also under
+/// `.local`, as mDNS announces it).
+fn own_host_names(settings: &Settings) -> Vec<String> {
+    let mut names = settings.allow_hosts.clone();
+    let host = settings.bind.trim();
+    let host = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        // A bare port has no host.
+        None => host.rsplit_once(':').map_or("", |(h, _)| h),
+    };
+    if !host.is_empty() && host.parse::<std::net::IpAddr>().is_err() {
+        names.push(host.to_string());
+    }
+    let me = crate::util::hostname();
+    if !me.is_empty() && me != "localhost" {
+        names.push(format!("{me}.local"));
+        names.push(me);
+    }
+    names
 }
 
 /// `BACKREST_PORT` semantics: `host:port`, or a bare port meaning all interfaces.
@@ -59,6 +83,9 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(s: &Settings) -> Result<Daemon, String> {
+        if !crate::settings::init_with_hosts(own_host_names(s).iter().map(String::as_str)) {
+            log::debug!("settings were read before the daemon started; host names not added");
+        }
         std::fs::create_dir_all(&s.data_dir)
             .map_err(|e| format!("creating data dir {}: {e}", s.data_dir.display()))?;
         let lock = oplog::lock_data_dir(&s.data_dir).map_err(|e| e.to_string())?;

@@ -36,6 +36,9 @@ Options:
   --shutdown-grace SECS how long a running backup may finish on SIGTERM [default 30]
   --mqtt URL            publish to Home Assistant over MQTT:
                         mqtt://[user:password@]host[:port] [env FOOTREST_MQTT]
+  --allow-host NAME     a host name browsers may use to reach footrest while auth is off,
+                        besides IPs, localhost, the bind address and this machine's name
+                        (repeat it, or comma-separate) [env FOOTREST_ALLOWED_HOSTS]
   -h, --help            print this help
   -V, --version         print the version
 
@@ -43,7 +46,7 @@ Environment: FOOTREST_LOG=error|warn|info|debug sets the log level (default info
   FOOTREST_HTTP_TIMEOUT_MS   idle timeout of HTTP connections (default 30000)
   FOOTREST_HTTP_MAX_CLIENTS  HTTP connections open at once (default from the fd limit)
   FOOTREST_ALLOWED_HOSTS     host names besides IPs and localhost the API answers to
-                             (comma-separated; see README, Authentication)
+                             (comma-separated, added to --allow-host; see README, Security)
 
 Locked out? Stop footrest, remove the users (or set disabled to true) under auth in
 config.json, start it again and set a new password from the UI or with hash-password.
@@ -171,6 +174,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
     let mut restic_cmd = None;
     let mut mqtt = None;
     let mut grace = 30u64;
+    let mut allow_hosts = Vec::new();
     let mut ops_args = None;
     let mut p = lexopt::Parser::from_args(args);
     while let Some(arg) = p.next().map_err(|e| e.to_string())? {
@@ -186,6 +190,13 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
             Long("mqtt") => mqtt = Some(string(p.value())?),
+            Long("allow-host") => allow_hosts.extend(
+                string(p.value())?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|h| !h.is_empty())
+                    .map(str::to_string),
+            ),
             Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
             Value(v) if v == "ops" => {
                 let rest: Vec<String> = p
@@ -259,6 +270,7 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
         handlers: 4,
         shutdown_grace: Duration::from_secs(grace),
         mqtt,
+        allow_hosts,
     }))
 }
 

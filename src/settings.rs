@@ -10,7 +10,8 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     /// Host names allowed beside this machine's own when auth is off
-    /// (`FOOTREST_ALLOWED_HOSTS`, comma-separated; lower case, without a trailing dot).
+    /// (`FOOTREST_ALLOWED_HOSTS`, comma-separated, and `--allow-host`; lower case, without a
+    /// trailing dot).
     pub allowed_hosts: Vec<String>,
     /// The deadline of a restic call made for an API request (`FOOTREST_API_RESTIC_TIMEOUT`,
     /// seconds, default 120).
@@ -78,11 +79,7 @@ impl Settings {
             }
         };
         if let Some(v) = env("FOOTREST_ALLOWED_HOSTS") {
-            s.allowed_hosts = v
-                .split(',')
-                .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect();
+            s.allow_hosts(v.split(','));
         }
         if let Some(n) = number("FOOTREST_API_RESTIC_TIMEOUT", 1..=u64::from(u32::MAX)) {
             s.api_restic_timeout = Duration::from_secs(n);
@@ -109,10 +106,32 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// Adds host names to those allowed (see [`Settings::allowed_hosts`]); blank ones are skipped.
+    pub fn allow_hosts<'a>(&mut self, names: impl IntoIterator<Item = &'a str>) {
+        for h in names {
+            let h = h.trim().trim_end_matches('.').to_ascii_lowercase();
+            if !h.is_empty() && !self.allowed_hosts.contains(&h) {
+                self.allowed_hosts.push(h);
+            }
+        }
+    }
+}
+
+static SETTINGS: OnceLock<Settings> = OnceLock::new();
+
 /// The settings of this process, read from its environment the first time they are asked for.
 pub fn get() -> &'static Settings {
-    static SETTINGS: OnceLock<Settings> = OnceLock::new();
     SETTINGS.get_or_init(Settings::from_env)
+}
+
+/// Sets this process's settings to its environment's with the host names the daemon adds (its
+/// flags, its own names), before anything has read them. False when they were read already
+/// (a second daemon in one test process): they stay as they were.
+pub fn init_with_hosts<'a>(names: impl IntoIterator<Item = &'a str>) -> bool {
+    let mut s = Settings::from_env();
+    s.allow_hosts(names);
+    SETTINGS.set(s).is_ok()
 }
 
 #[cfg(test)]

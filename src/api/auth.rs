@@ -203,7 +203,8 @@ pub(super) fn hash_password(app: &App, req: Request, body: &[u8]) {
 
 /// Whether `host` (a `Host` header value or an `Origin`'s host, port allowed) names this
 /// machine: an IP literal (a rebinding attack needs a DNS name), `localhost` or a name under
-/// `.localhost`, or a name listed in `FOOTREST_ALLOWED_HOSTS` (comma-separated).
+/// `.localhost`, or one of `extra` (the daemon's own names, `--allow-host`,
+/// `FOOTREST_ALLOWED_HOSTS`).
 pub fn host_allowed(host: &str, extra: &[String]) -> bool {
     let host = host.trim();
     let name = match host.strip_prefix('[') {
@@ -220,9 +221,10 @@ pub fn host_allowed(host: &str, extra: &[String]) -> bool {
 /// DNS rebinding: without auth, a `Host` that is not this machine's is refused; an `Origin`
 /// (sent by browsers) whose host is not allowed is refused on POST whether or not auth is on.
 pub(super) fn check_host(app: &App, req: &Request) -> Result<(), String> {
-    // The names allowed beside this machine's own (`FOOTREST_ALLOWED_HOSTS`).
+    // The names allowed beside IPs and localhost (see `daemon::own_host_names`).
     let extra = &crate::settings::get().allowed_hosts;
-    let how = "; to allow it, add it to FOOTREST_ALLOWED_HOSTS (comma-separated)";
+    let how = "; to allow it, start footrest with --allow-host NAME or add it to \
+               FOOTREST_ALLOWED_HOSTS (comma-separated)";
     if !crate::auth::required(auth_config(app).as_ref())
         && let Some(h) = header_value(req, "Host")
         && !host_allowed(&h, extra)

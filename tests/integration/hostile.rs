@@ -414,7 +414,10 @@ fn foreign_host_and_origin_are_refused_without_auth() {
     };
     let (s, body) = req("attacker.example", None);
     assert_eq!(s, 403, "{body}");
-    assert!(body.contains("FOOTREST_ALLOWED_HOSTS"), "{body}");
+    assert!(
+        body.contains("--allow-host") && body.contains("FOOTREST_ALLOWED_HOSTS"),
+        "{body}"
+    );
     assert_eq!(req(&format!("127.0.0.1:{}", d.port), None).0, 200);
     assert_eq!(req(&format!("localhost:{}", d.port), None).0, 200);
     assert_eq!(req("[::1]", None).0, 200);
@@ -434,6 +437,37 @@ fn foreign_host_and_origin_are_refused_without_auth() {
         b"POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: NAS.lan:9898\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}".to_vec(),
     );
     assert_eq!(s, 200, "{body}");
+    drop(d);
+    // Names given with --allow-host (repeated or comma-separated), and this machine's own name
+    // (also under .local, as mDNS announces it).
+    let d = Daemon::start_with(Opts {
+        args: vec![
+            "--allow-host".into(),
+            "pi.lan,media.home".into(),
+            "--allow-host".into(),
+            "backup.example.org.".into(),
+        ],
+        ..Default::default()
+    });
+    let host = |h: &str| {
+        raw(
+            d.port,
+            format!(
+                "POST /v1.Backrest/GetConfig HTTP/1.1\r\nHost: {h}\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            )
+            .into_bytes(),
+        )
+        .0
+    };
+    for allowed in ["pi.lan", "media.home:9898", "backup.example.org"] {
+        assert_eq!(host(allowed), 200, "{allowed}");
+    }
+    let me = footrest::util::hostname();
+    if !me.is_empty() {
+        assert_eq!(host(&me), 200, "{me}");
+        assert_eq!(host(&format!("{me}.local:80")), 200, "{me}.local");
+    }
+    assert_eq!(host("attacker.example"), 403);
 }
 
 /// A repository that never answers (a dead NAS, a hung rest-server): the restic calls made for
