@@ -483,12 +483,11 @@ fn older_backups(oplog: &OpLog, plan: &str, since: i64, first: bool) -> Option<O
     let sel = crate::model::OpSelector {
         plan_id: Some(plan.to_string()),
         kind: Some(crate::model::OpKind::Backup),
+        started_before: Some(since),
         ..Default::default()
     };
     let ops = oplog.query(&sel, 0).ok()?;
-    let it = ops
-        .into_iter()
-        .filter(|o| o.unix_time_start_ms < since && is_counted_backup(o));
+    let it = ops.into_iter().filter(is_counted_backup);
     if first {
         it.min_by_key(|o| (o.unix_time_start_ms, o.id))
     } else {

@@ -579,6 +579,14 @@ pub struct OpSelector {
     /// footrest's own lookups that need one kind out of a long history.
     #[serde(skip)]
     pub kind: Option<OpKind>,
+    /// Not part of Backrest's selector: operations started at or after this time (ms),
+    /// evaluated on the index.
+    #[serde(skip)]
+    pub started_from: Option<i64>,
+    /// Not part of Backrest's selector: operations started before this time (ms), evaluated on
+    /// the index.
+    #[serde(skip)]
+    pub started_before: Option<i64>,
 }
 
 impl OpSelector {
@@ -598,6 +606,10 @@ impl OpSelector {
             && self.modno_gte.is_none_or(|v| op.modno >= v)
             && self.repo_id.as_ref().is_none_or(|v| *v == op.repo_id)
             && self.kind.is_none_or(|k| k == op.kind())
+            && self.started_from.is_none_or(|t| op.unix_time_start_ms >= t)
+            && self
+                .started_before
+                .is_none_or(|t| op.unix_time_start_ms < t)
             && self.matches_own_instance()
     }
 

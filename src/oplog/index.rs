@@ -502,6 +502,8 @@ impl Index {
                 && group_ok.is_none_or(|g| g[e.group as usize])
                 && sel.flow_id.is_none_or(|f| e.flow_id == f)
                 && sel.modno_gte.is_none_or(|m| e.modno >= m)
+                && sel.started_from.is_none_or(|t| e.start_ms >= t)
+                && sel.started_before.is_none_or(|t| e.start_ms < t)
                 && snap.is_none_or(|h| e.snap == h)
                 && (sel.ids.is_empty() || sel.ids.contains(&e.id))
         }
@@ -673,8 +675,11 @@ mod tests {
                 let k = &keys[e.group as usize];
                 e.live()
                     && sel.plan_id.as_ref().is_none_or(|x| *x == k.plan_id)
+                    && sel.kind.is_none_or(|x| x == k.kind)
                     && sel.flow_id.is_none_or(|f| f == e.flow_id)
                     && sel.modno_gte.is_none_or(|m| e.modno >= m)
+                    && sel.started_from.is_none_or(|t| e.start_ms >= t)
+                    && sel.started_before.is_none_or(|t| e.start_ms < t)
             })
             .collect();
         if last_n > 0 && v.len() > last_n {
@@ -712,6 +717,21 @@ mod tests {
             },
             OpSelector {
                 plan_id: Some("nope".into()),
+                ..Default::default()
+            },
+            OpSelector {
+                kind: Some(OpKind::Forget),
+                ..Default::default()
+            },
+            OpSelector {
+                plan_id: Some("p1".into()),
+                kind: Some(OpKind::Backup),
+                started_from: Some(300),
+                started_before: Some(700),
+                ..Default::default()
+            },
+            OpSelector {
+                started_before: Some(100),
                 ..Default::default()
             },
         ];
