@@ -80,6 +80,9 @@ pub fn clean_path(what: &str, s: &str) -> Result<String, ApiError> {
 struct ListSnapshotFilesRequest {
     #[serde(alias = "repo_id")]
     repo_id: String,
+    /// Some clients name the repo by its guid instead.
+    #[serde(alias = "repo_guid")]
+    repo_guid: String,
     #[serde(alias = "snapshot_id")]
     snapshot_id: String,
     path: String,
@@ -160,15 +163,25 @@ pub fn parse_ls(out: &str) -> Vec<LsEntry> {
 /// passes on) the directory itself first.
 pub fn list_snapshot_files(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let r: ListSnapshotFilesRequest = decode(body)?;
-    if r.repo_id.is_empty() {
+    if r.repo_id.is_empty() && r.repo_guid.is_empty() {
         return Err(ApiError::invalid("repoId is required"));
     }
     let snap = snapshot_id(&r.snapshot_id)?;
     let path = clean_path("path", &r.path)?;
     let config = app.config.get();
-    let repo = config
-        .repo(&r.repo_id)
-        .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?;
+    let repo = if r.repo_id.is_empty() {
+        config
+            .repos
+            .iter()
+            .find(|c| c.guid == r.repo_guid)
+            .ok_or_else(|| {
+                ApiError::not_found(format!("no repo has the guid \"{}\"", r.repo_guid))
+            })?
+    } else {
+        config
+            .repo(&r.repo_id)
+            .ok_or_else(|| ApiError::not_found(format!("repo \"{}\" not found", r.repo_id)))?
+    };
     let restic = super::calls::start(&app.restic_cmd, repo)?;
     let out = restic
         .output(&["ls", "--json", "--no-lock", &snap, &path], None)
@@ -184,7 +197,7 @@ pub fn list_snapshot_files(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> 
     {
         return Err(ApiError::not_found(format!(
             "snapshot {snap} not found in repo \"{}\"",
-            r.repo_id
+            repo.id
         )));
     }
     // A path that is not in the snapshot lists nothing, as in Backrest (restic prints no entry).

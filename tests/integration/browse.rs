@@ -145,6 +145,28 @@ fn list_snapshot_files_walks_the_tree_level_by_level() {
         .find(|e| e["name"] == "name with spaces.txt")
         .unwrap();
     assert_eq!(spaced["size"], "7");
+    // The repo named by its guid, as some clients do: the same listing.
+    let guid = d.ok("GetConfig", json!({}))["repos"][0]["guid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_guid = d.ok(
+        "ListSnapshotFiles",
+        json!({"repoGuid": guid, "snapshotId": b.snap, "path": src}),
+    );
+    assert_eq!(
+        by_guid["entries"].as_array().unwrap(),
+        &ls(d, &b.snap, &src)
+    );
+    let (status, v) = d.rpc(
+        "ListSnapshotFiles",
+        json!({"repoGuid": "f".repeat(64), "snapshotId": b.snap, "path": src}),
+    );
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (404, Some("not_found")),
+        "{v}"
+    );
     // A trailing slash or doubled slashes mean the same directory.
     let v = d.ok(
         "ListSnapshotFiles",
