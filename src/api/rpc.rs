@@ -597,6 +597,7 @@ fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
         return respond_unary(req, encode(&OperationsResponse { operations }));
     }
     let body = OperationsBody {
+        until: app.oplog.stats().max_id,
         oplog: Arc::clone(&app.oplog),
         sel,
         after: ids.last().copied().filter(|_| every),
@@ -616,6 +617,9 @@ struct OperationsBody {
     /// Every match is asked for: once `ids` is used up, the next batch is the matches above
     /// this id (None: `ids` is the whole answer).
     after: Option<i64>,
+    /// The newest id when the answer began: operations added while it is written are left
+    /// out, as a shorter answer would not have them.
+    until: i64,
     ids: std::vec::IntoIter<i64>,
     out: Vec<u8>,
     at: usize,
@@ -634,8 +638,9 @@ impl std::io::Read for OperationsBody {
             if self.ids.len() == 0
                 && let Some(after) = self.after
             {
-                let next = self.oplog.select_ids_after(&self.sel, after, 64);
-                self.after = next.last().copied();
+                let mut next = self.oplog.select_ids_after(&self.sel, after, 64);
+                self.after = next.last().copied().filter(|id| *id < self.until);
+                next.retain(|id| *id <= self.until);
                 self.ids = next.into_iter();
             }
             let batch: Vec<i64> = self.ids.by_ref().take(64).collect();

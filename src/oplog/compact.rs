@@ -153,13 +153,41 @@ impl OpLog {
         Ok(())
     }
 
-    /// Writes the checkpoint of the index as `st` has it; readers may hold the lock too.
+    /// Writes the checkpoint of the index as `st` has it; readers may hold the lock too. An
+    /// entry whose newest state (progress) is only in memory is written as its line on disk
+    /// has it: that line is what a restart reads.
     pub(super) fn write_checkpoint(&self, st: &State) -> Result<(), OpLogError> {
+        let on_disk = |e: &Entry| -> Entry {
+            if e.flags & HOT == 0 {
+                return *e;
+            }
+            let line = st
+                .store
+                .read(e.seg, e.off, e.len)
+                .ok()
+                .and_then(|l| format::decode_op(&l))
+                .filter(|op| op.id == e.id);
+            match line {
+                Some(op) => Entry {
+                    modno: op.modno,
+                    start_ms: op.unix_time_start_ms,
+                    flow_id: op.flow_id,
+                    snap: index::snap_hash(&op.snapshot_id),
+                    status: op.status.number() as u8,
+                    flags: e.flags & !HOT,
+                    ..*e
+                },
+                None => Entry {
+                    flags: e.flags & !HOT,
+                    ..*e
+                },
+            }
+        };
         st.store
             .write_checkpoint(
                 st.index.keys(),
                 st.index.len(),
-                st.index.entries(),
+                st.index.entries().map(on_disk),
                 (st.max_id, st.max_modno),
             )
             .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))
@@ -262,6 +290,48 @@ mod tests {
             "opened from that checkpoint"
         );
         assert_eq!(reopened.stats().operations, 300);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Progress that is only in memory when a checkpoint is written (it may arrive between the
+    /// flush and the checkpoint) is checkpointed as its line on disk has it: after a crash the
+    /// index and the lines agree.
+    #[test]
+    fn a_checkpoint_beside_progress_in_memory_records_the_line_on_disk() {
+        let dir = std::env::temp_dir().join(format!("footrest-ckpt3-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let log = OpLog::open(&dir).unwrap();
+        let mut running = op("p", "10%");
+        running.status = OperationStatus::InProgress;
+        log.add(&mut running).unwrap();
+        let on_disk = running.clone();
+        running.display_message = "55%".into();
+        log.update_progress(&mut running).unwrap(); // kept in memory (progress interval)
+        assert!(running.modno > on_disk.modno);
+        log.write_checkpoint(&log.read_state()).unwrap();
+        std::mem::forget(log); // a crash: the progress is lost, the checkpoint stays
+        let reopened = OpLog::open_read_only(&dir).unwrap();
+        assert_eq!(
+            reopened.stats().scanned_bytes,
+            0,
+            "opened from that checkpoint"
+        );
+        assert_eq!(reopened.get(on_disk.id).unwrap().as_ref(), Some(&on_disk));
+        let newer = |m| OpSelector {
+            modno_gte: Some(m),
+            ..Default::default()
+        };
+        assert_eq!(
+            reopened.select_ids(&newer(on_disk.modno), 0).unwrap(),
+            [on_disk.id]
+        );
+        assert!(
+            reopened
+                .select_ids(&newer(running.modno), 0)
+                .unwrap()
+                .is_empty(),
+            "the index has the line's modno, not the lost progress's"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 

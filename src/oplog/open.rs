@@ -81,6 +81,21 @@ impl Scan {
     }
 }
 
+/// One segment's checksum verdicts, set by the thread beside the scan (see
+/// [`store::line_checks`]); the scan takes them out.
+type Checks = std::sync::OnceLock<Mutex<Vec<u8>>>;
+
+/// Sets every list not set yet to empty when the checking thread ends.
+struct FillRest<'a>(&'a [Checks]);
+
+impl Drop for FillRest<'_> {
+    fn drop(&mut self) {
+        for list in self.0 {
+            let _ = list.set(Mutex::new(Vec::new()));
+        }
+    }
+}
+
 /// [`StopChecks`]: the scan is over, the checks beside it stop.
 const CHECKS_STOP: usize = usize::MAX / 2;
 
@@ -340,8 +355,7 @@ impl OpLog {
             .iter()
             .map(|(n, start)| (dir.join(store::segment_name(*n)), *start))
             .collect();
-        let lists: Vec<std::sync::OnceLock<Vec<u8>>> =
-            jobs.iter().map(|_| std::sync::OnceLock::new()).collect();
+        let lists: Vec<Checks> = jobs.iter().map(|_| Checks::default()).collect();
         // Segments the scan has taken: the checks run at most two ahead (their memory stays
         // small), and stop when the scan ends early.
         let taken = AtomicUsize::new(0);
@@ -349,15 +363,19 @@ impl OpLog {
             let worker = (to_scan > opts.checks_beside_from && cores > 1)
                 .then(|| {
                     std::thread::Builder::new().spawn_scoped(s, || {
+                        // However it ends (also by a panic), no list is left for the scan to
+                        // wait for: the rest are empty, and the scan checks those itself.
+                        let _rest = FillRest(&lists);
                         for (i, ((path, start), list)) in jobs.iter().zip(&lists).enumerate() {
-                            while i > taken.load(Ordering::Acquire) + 2 {
+                            while i > taken.load(Ordering::Acquire) + 1 {
                                 std::thread::park();
                             }
                             if taken.load(Ordering::Acquire) == CHECKS_STOP {
                                 break;
                             }
                             // Any failure: an empty list; the scan checks that segment itself.
-                            let _ = list.set(store::line_checks(path, *start).unwrap_or_default());
+                            let v = store::line_checks(path, *start).unwrap_or_default();
+                            let _ = list.set(Mutex::new(v));
                         }
                     })
                 })
@@ -365,21 +383,29 @@ impl OpLog {
                 .map(|h| h.thread().clone());
             let _stop = worker.as_ref().map(|t| StopChecks(&taken, t));
             for (i, (&n, &start)) in from.iter().enumerate() {
-                let verdicts: &[u8] = match &worker {
+                let verdicts: Vec<u8> = match &worker {
                     Some(t) => {
-                        let v = lists[i].wait();
+                        // Taken out of the list: it is freed once this segment is scanned.
+                        let v = std::mem::take(
+                            &mut *lists[i].wait().lock().unwrap_or_else(|e| e.into_inner()),
+                        );
                         taken.store(i + 1, Ordering::Release);
                         t.unpark();
                         v
                     }
-                    None => &[],
+                    None => Vec::new(),
                 };
+                let (ino, verdicts) = verdicts.split_at(verdicts.len().min(8));
                 let mut verdicts = verdicts
                     .chunks_exact(4)
                     .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
-                let mut trusted = true;
                 let scanned = st.store.add_segment(n, start).and_then(|()| {
                     let State { index, store, .. } = &mut st;
+                    // Verdicts for another file (replaced since) are not used.
+                    let mut trusted = store
+                        .segs
+                        .get(&n)
+                        .is_some_and(|s| ino == s.ino.to_le_bytes());
                     store.scan(n, start, |line, off| {
                         // Once a line is not the one the verdict was for, the scan checks the rest.
                         let verdict = verdicts.next().filter(|_| trusted);

@@ -345,11 +345,12 @@ pub fn scan_file(file: &File, from: u64, mut f: impl FnMut(&[u8], u64)) -> io::R
 }
 
 /// The checksum verdicts of a segment's complete lines from `from`, for a scan that runs
-/// beside: 4 bytes a line, its length with the top bit set when its checksum holds (the scan
-/// trusts a verdict only for a line of that length).
+/// beside: the file's inode (8 bytes), then 4 bytes a line, its length with the top bit set when
+/// its checksum holds (the scan trusts a verdict only for that file and a line of that length).
 pub fn line_checks(path: &Path, from: u64) -> io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    scan_file(&File::open(path)?, from, |line, _| {
+    let file = File::open(path)?;
+    let mut out = file.metadata()?.ino().to_le_bytes().to_vec();
+    scan_file(&file, from, |line, _| {
         let ok = u32::from(super::format::verify_in_place(line)) << 31;
         out.extend_from_slice(&(line.len() as u32 & !(1 << 31) | ok).to_le_bytes());
     })?;
@@ -561,11 +562,11 @@ impl Store {
     }
 
     /// Writes the checkpoint of `entries` (no hot ones) covering every segment as it is now.
-    pub fn write_checkpoint<'e>(
+    pub fn write_checkpoint(
         &self,
         keys: &[GroupKey],
         count: usize,
-        entries: impl Iterator<Item = &'e Entry>,
+        entries: impl Iterator<Item = Entry>,
         counters: (i64, i64),
     ) -> io::Result<()> {
         let tmp = self.dir.join(format!("{CHECKPOINT}.tmp"));

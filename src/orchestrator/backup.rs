@@ -125,13 +125,14 @@ impl Orchestrator {
     }
 
     /// The plan's newest snapshot that the history knows and has not seen forgotten: one line
-    /// read.
+    /// read (the next newest when that one cannot be read).
     fn parent_from_history(&self, config: &Config, plan: &Plan, repo: &Repo) -> Option<String> {
-        let (_, id) = self
-            .known_plan_snapshots(config, plan, repo)
-            .into_iter()
-            .max()?;
-        let op = self.env.oplog.get(id).ok()??;
+        let mut known = self.known_plan_snapshots(config, plan, repo);
+        known.sort_unstable();
+        let op = known
+            .iter()
+            .rev()
+            .find_map(|(_, id)| self.env.oplog.get(*id).ok().flatten())?;
         Some(op.snapshot_id).filter(|id| id.len() == 64)
     }
 
