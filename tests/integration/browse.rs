@@ -455,6 +455,14 @@ fn downloads_through_signed_links_match_the_source() {
     untar(&r.body, true, &out.path().join("tgz"));
     assert_eq!(tree_of(&out.path().join("tgz/restored")), tree_of(&target));
     assert_eq!(tree_of(&target.join("src")), tree_of(&b.s.src));
+    // A path without its leading / is joined to the target as /src is.
+    for p in ["src", "/src"] {
+        let r = get(d, &url(&restore_op, p));
+        assert_eq!(r.status, 200, "{p}");
+        let dir = out.path().join(format!("rel{}", p.len()));
+        untar(&r.body, true, &dir);
+        assert_eq!(tree_of(&dir.join("src")), tree_of(&b.s.src), "{p}");
+    }
 
     // Tampered, foreign and unknown links.
     let good = url(&b.index_op, &format!("{src}/empty"));
