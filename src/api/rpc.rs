@@ -597,7 +597,7 @@ fn get_operations(app: &Arc<App>, req: Request, body: &[u8]) {
         return respond_unary(req, encode(&OperationsResponse { operations }));
     }
     let body = OperationsBody {
-        until: app.oplog.stats().max_id,
+        until: app.oplog.max_id(),
         oplog: Arc::clone(&app.oplog),
         sel,
         after: ids.last().copied().filter(|_| every),

@@ -734,6 +734,11 @@ impl OpLog {
         self.checkpoint()
     }
 
+    /// The highest operation id handed out so far.
+    pub fn max_id(&self) -> i64 {
+        self.read_state().max_id
+    }
+
     pub fn stats(&self) -> OpLogStats {
         let st = self.read_state();
         OpLogStats {
