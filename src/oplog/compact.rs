@@ -161,13 +161,7 @@ impl OpLog {
             if e.flags & HOT == 0 {
                 return *e;
             }
-            let line = st
-                .store
-                .read(e.seg, e.off, e.len)
-                .ok()
-                .and_then(|l| format::decode_op(&l))
-                .filter(|op| op.id == e.id);
-            match line {
+            match Self::line_op(st, e) {
                 Some(op) => Entry {
                     modno: op.modno,
                     start_ms: op.unix_time_start_ms,

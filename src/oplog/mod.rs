@@ -500,12 +500,7 @@ impl OpLog {
             return Some(op.clone());
         }
         self.lines_read.fetch_add(1, Ordering::Relaxed);
-        let op = st
-            .store
-            .read(e.seg, e.off, e.len)
-            .ok()
-            .and_then(|line| format::decode_op(&line))
-            .filter(|op| op.id == e.id);
+        let op = Self::line_op(st, e);
         if op.is_none() {
             self.damaged.fetch_add(1, Ordering::Relaxed);
             log::warn!(
@@ -515,6 +510,15 @@ impl OpLog {
             );
         }
         op
+    }
+
+    /// The operation of `e`'s line on disk; None when it cannot be read or is damaged.
+    fn line_op(st: &State, e: &Entry) -> Option<Operation> {
+        st.store
+            .read(e.seg, e.off, e.len)
+            .ok()
+            .and_then(|line| format::decode_op(&line))
+            .filter(|op| op.id == e.id)
     }
 
     pub fn get(&self, id: i64) -> Result<Option<Operation>, OpLogError> {
