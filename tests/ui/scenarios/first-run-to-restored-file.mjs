@@ -67,11 +67,24 @@ main(async () => {
     await page.getByLabel('Repository id').fill(REPO);
     await page.getByLabel('Repository URI').fill(REPO_PATH);
     await page.getByLabel('Repository password').fill(REPO_PASSWORD);
+    // Percentages are proto doubles: a fraction is taken as it is.
+    await page.getByLabel('Maximum unused space (%)').fill('12.5');
+    await page.getByLabel('Read this share of the data (%)').fill('5.5');
     await page.getByRole('button', { name: 'Add repository' }).click();
     // restic initialises the new repository first.
     await until('the repository list', async () => hash(page) === '#/repos', { timeout: 60_000 });
     await visible(page.getByText(`Repository "${REPO}" added`));
     await visible(page.getByRole('link', { name: `Edit repository ${REPO}` }));
+    const saved = await page.evaluate(async () => {
+      const r = await fetch('/v1.Backrest/GetConfig', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${localStorage.getItem('footrest.token')}` },
+        body: '{}',
+      });
+      return (await r.json()).repos[0];
+    });
+    assert.equal(saved.prunePolicy?.maxUnusedPercent, 12.5, JSON.stringify(saved));
+    assert.equal(saved.checkPolicy?.readDataSubsetPercent, 5.5, JSON.stringify(saved));
   });
   await shot(page, 'desktop-repo-added');
 

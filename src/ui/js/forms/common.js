@@ -11,6 +11,8 @@ export const idProblem = (id, taken) => !id ? 'An id is required.'
 
 export const text = (value, props = {}) => h('input', { value: value ?? '', autocomplete: 'off', spellcheck: 'false', ...props });
 export const int = (value, props = {}) => h('input', { type: 'number', inputMode: 'numeric', step: 1, value: value ?? '', ...props });
+/** A decimal number input (a proto double: 12.5 as well as 12). */
+export const num = (value, props = {}) => h('input', { type: 'number', inputMode: 'decimal', step: 'any', value: value ?? '', ...props });
 
 /** A checkbox with its label; `.input` is the checkbox. */
 export function checkbox(label, checked, hint) {
@@ -25,6 +27,13 @@ export const select = (options, value, props = {}) =>
 
 /** A labelled select field. */
 export const selectField = (label, options, value, opts) => field(label, select(options, value), opts);
+
+/** Number of a decimal input, undefined when empty, NaN when not a number. */
+export function numValue(input) {
+  const v = input.value.trim();
+  if (v === '') return undefined;
+  return /^(\d+\.?\d*|\.\d+)$/.test(v) ? Number(v) : NaN;
+}
 
 /** Number of an int input, undefined when empty, NaN when not a whole number. */
 export function intValue(input) {

@@ -7,7 +7,7 @@ import { stringList } from '../forms/lists.js';
 import { scheduleEditor } from '../forms/schedule.js';
 import { retentionEditor } from '../forms/retention.js';
 import { hooksEditor } from '../forms/hooks.js';
-import { text, int, intValue, checkbox, selectField, idProblem, put, get, showSaveError, showProblems, goWith } from '../forms/common.js';
+import { text, int, num, numValue, checkbox, selectField, idProblem, put, get, showSaveError, showProblems, goWith } from '../forms/common.js';
 
 const IO = [['IO_DEFAULT', 'Default'], ['IO_BEST_EFFORT_HIGH', 'Best effort, high'], ['IO_BEST_EFFORT_LOW', 'Best effort, low'], ['IO_IDLE', 'Idle']];
 const CPU = [['CPU_DEFAULT', 'Default'], ['CPU_HIGH', 'High priority'], ['CPU_LOW', 'Low priority']];
@@ -44,11 +44,11 @@ export function render(main, params, ctx) {
   const ioNice = selectField('Disk priority (ionice)', IO, get(prefix, 'ioNice') || 'IO_DEFAULT');
   const cpuNice = selectField('CPU priority (nice)', CPU, get(prefix, 'cpuNice') || 'CPU_DEFAULT');
   const pruneSched = scheduleEditor('Prune schedule', prune.schedule);
-  const maxPct = field('Maximum unused space (%)', int(get(prune, 'maxUnusedPercent'), { min: 0, max: 100 }), { hint: 'Prune repacks until at most this share of the repository is unused.' });
+  const maxPct = field('Maximum unused space (%)', num(get(prune, 'maxUnusedPercent'), { min: 0, max: 100 }), { hint: 'Prune repacks until at most this share of the repository is unused.' });
   const maxBytes = field('Maximum unused space (bytes)', int(get(prune, 'maxUnusedBytes'), { min: 0 }), { hint: 'Used instead of the percentage when set.' });
   const checkSched = scheduleEditor('Check schedule', check.schedule);
   const structOnly = checkbox('Check the structure only (read no data)', get(check, 'structureOnly'));
-  const readPct = field('Read this share of the data (%)', int(get(check, 'readDataSubsetPercent'), { min: 0, max: 100 }), { hint: 'restic check --read-data-subset; 0 or empty reads none.' });
+  const readPct = field('Read this share of the data (%)', num(get(check, 'readDataSubsetPercent'), { min: 0, max: 100 }), { hint: 'restic check --read-data-subset; 0 or empty reads none.' });
   const forgetSched = scheduleEditor('Forget schedule', forget.schedule);
   const forgetRet = retentionEditor('Forget retention', forget.retention, { hint: 'Applies to all snapshots in the repository, not only this footrest\'s.' });
   const hooks = hooksEditor(orig.hooks, () => ({ repoId: id.input.value.trim() }));
@@ -88,8 +88,8 @@ export function render(main, params, ctx) {
     const cpu = cpuNice.input.value;
     put(r, 'commandPrefix', policy('commandPrefix', { ioNice: io === 'IO_DEFAULT' ? undefined : io, cpuNice: cpu === 'CPU_DEFAULT' ? undefined : cpu }));
     const bytes = maxBytes.input.value.trim();
-    put(r, 'prunePolicy', policy('prunePolicy', { schedule: pruneSched.value(), maxUnusedPercent: intValue(maxPct.input) || undefined, maxUnusedBytes: bytes && bytes !== '0' ? bytes : undefined }));
-    const pct = intValue(readPct.input);
+    put(r, 'prunePolicy', policy('prunePolicy', { schedule: pruneSched.value(), maxUnusedPercent: numValue(maxPct.input) || undefined, maxUnusedBytes: bytes && bytes !== '0' ? bytes : undefined }));
+    const pct = numValue(readPct.input);
     const checkFields = { schedule: checkSched.value(), structureOnly: structOnly.input.checked || undefined, readDataSubsetPercent: structOnly.input.checked || pct === undefined ? undefined : pct };
     put(r, 'checkPolicy', policy('checkPolicy', checkFields));
     put(r, 'forgetPolicy', policy('forgetPolicy', { schedule: forgetSched.value(), retention: forgetRet.value() }));
@@ -121,7 +121,7 @@ export function render(main, params, ctx) {
     if (badEnv) problems.push([env, `"${badEnv}" is not of the form KEY=VALUE.`]);
     const envSetsPw = env.value().some((e) => /^RESTIC_PASSWORD(_FILE|_COMMAND)?=/.test(e));
     if (!r.password && !envSetsPw) problems.push([password, 'Enter the repository password (or set RESTIC_PASSWORD_FILE in the environment).']);
-    const pctOk = (f, max) => { const n = intValue(f.input); if (n !== undefined && !(n >= 0 && n <= max)) problems.push([f, `Enter a whole number from 0 to ${max}.`]); };
+    const pctOk = (f, max) => { const n = numValue(f.input); if (n !== undefined && !(n >= 0 && n <= max)) problems.push([f, `Enter a number from 0 to ${max} (12.5 is fine).`]); };
     pctOk(maxPct, 100);
     pctOk(readPct, 100);
     if (!/^\d*$/.test(maxBytes.input.value.trim())) problems.push([maxBytes, 'Enter a whole number of bytes.']);
