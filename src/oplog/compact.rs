@@ -123,12 +123,10 @@ impl OpLog {
             self.damaged.fetch_add(dropped, Ordering::Relaxed);
         }
         st.segments_seen = st.store.segs.len();
-        // The old checkpoint went with the old segments (install removed it).
-        let flushed = self.flush_hot(&mut st);
         drop(st);
         installed.sync()?;
-        flushed?;
-        self.checkpoint_shared(true)
+        // The old checkpoint went with the old segments (install removed it).
+        self.checkpoint()
     }
 
     /// Writes the progress kept in memory, if any (under the write lock), then a checkpoint of
@@ -187,10 +185,10 @@ impl OpLog {
             .map_err(io_err("write", &self.dir.join(store::CHECKPOINT)))
     }
 
-    /// Writes the checkpoint under the shared lock, so readers go on and only writers wait; the
-    /// index must point at lines on disk (the progress held in memory written first). One is
-    /// written at a time: with `wait` after the one being written (this one is newer), else it
-    /// is skipped while another is being written (the periodic one).
+    /// Writes the checkpoint under the shared lock, so readers go on and only writers wait
+    /// (progress held only in memory is recorded as its line on disk has it). One is written at
+    /// a time: with `wait` after the one being written (this one is newer), else it is skipped
+    /// while another is being written (the periodic one).
     pub(super) fn checkpoint_shared(&self, wait: bool) -> Result<(), OpLogError> {
         use std::sync::TryLockError;
         let _one = match self.checkpointing.try_lock() {

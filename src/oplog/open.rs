@@ -85,6 +85,34 @@ impl Scan {
 /// [`store::line_checks`]); the scan takes them out.
 type Checks = std::sync::OnceLock<Mutex<Vec<u8>>>;
 
+/// A segment's verdicts (see [`store::line_checks`]) read in step with its lines: used only for
+/// the file they were made from, and only while each line has the length its verdict was made
+/// for (after one that does not, the scan checks the rest itself).
+struct Verdicts<'a> {
+    lines: std::slice::ChunksExact<'a, u8>,
+    trusted: bool,
+}
+
+impl<'a> Verdicts<'a> {
+    fn new(list: &'a [u8], ino: Option<u64>) -> Self {
+        let (made_for, lines) = list.split_at(list.len().min(8));
+        Verdicts {
+            lines: lines.chunks_exact(4),
+            trusted: ino.is_some_and(|i| made_for == i.to_le_bytes()),
+        }
+    }
+
+    /// The checksum verdict of the next line, when it can be trusted.
+    fn of(&mut self, line: &[u8]) -> Option<bool> {
+        let v = self
+            .lines
+            .next()
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
+        self.trusted &= v.is_some_and(|v| (v & !(1 << 31)) as usize == line.len());
+        v.filter(|_| self.trusted).map(|v| v >> 31 == 1)
+    }
+}
+
 /// Sets every list not set yet to empty when the checking thread ends.
 struct FillRest<'a>(&'a [Checks]);
 
@@ -342,19 +370,16 @@ impl OpLog {
         let newest = nums.last().copied();
         // With more than a little to scan and a second core, the line checksums are verified
         // beside the scan, a segment ahead (the scan rereads each file from the page cache).
-        let to_scan: u64 = from
+        let jobs: Vec<(PathBuf, u64)> = from
             .iter()
-            .map(|(n, start)| {
-                fs::metadata(dir.join(store::segment_name(*n)))
-                    .map_or(0, |m| m.len().saturating_sub(*start))
-            })
+            .map(|(n, start)| (st.store.path(*n), *start))
+            .collect();
+        let to_scan: u64 = jobs
+            .iter()
+            .map(|(path, start)| fs::metadata(path).map_or(0, |m| m.len().saturating_sub(*start)))
             .sum();
         // SAFETY: sysconf only reads a system value.
         let cores = unsafe { libc::sysconf(libc::_SC_NPROCESSORS_ONLN) };
-        let jobs: Vec<(PathBuf, u64)> = from
-            .iter()
-            .map(|(n, start)| (dir.join(store::segment_name(*n)), *start))
-            .collect();
         let lists: Vec<Checks> = jobs.iter().map(|_| Checks::default()).collect();
         // Segments the scan has taken: the checks run at most two ahead (their memory stays
         // small), and stop when the scan ends early.
@@ -395,23 +420,12 @@ impl OpLog {
                     }
                     None => Vec::new(),
                 };
-                let (ino, verdicts) = verdicts.split_at(verdicts.len().min(8));
-                let mut verdicts = verdicts
-                    .chunks_exact(4)
-                    .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]));
                 let scanned = st.store.add_segment(n, start).and_then(|()| {
                     let State { index, store, .. } = &mut st;
-                    // Verdicts for another file (replaced since) are not used.
-                    let mut trusted = store
-                        .segs
-                        .get(&n)
-                        .is_some_and(|s| ino == s.ino.to_le_bytes());
+                    let ino = store.segs.get(&n).map(|s| s.ino);
+                    let mut verdicts = Verdicts::new(&verdicts, ino);
                     store.scan(n, start, |line, off| {
-                        // Once a line is not the one the verdict was for, the scan checks the rest.
-                        let verdict = verdicts.next().filter(|_| trusted);
-                        trusted = verdict.is_some_and(|v| (v & !(1 << 31)) as usize == line.len());
-                        let verified = verdict.filter(|_| trusted).map(|v| v >> 31 == 1);
-                        scan.line(index, n, off, line, verified)
+                        scan.line(index, n, off, line, verdicts.of(line))
                     })
                 });
                 let (end, torn) = match scanned {
