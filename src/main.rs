@@ -190,13 +190,10 @@ fn parse_args(args: Vec<OsString>) -> Result<Command, String> {
             }
             Long("restic-cmd") => restic_cmd = Some(string(p.value())?),
             Long("mqtt") => mqtt = Some(string(p.value())?),
-            Long("allow-host") => allow_hosts.extend(
-                string(p.value())?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|h| !h.is_empty())
-                    .map(str::to_string),
-            ),
+            // Trimmed, lower-cased and blanks dropped by settings::Settings::allow_hosts.
+            Long("allow-host") => {
+                allow_hosts.extend(string(p.value())?.split(',').map(str::to_string))
+            }
             Value(v) if v == "hash-password" => return Ok(Command::HashPassword),
             Value(v) if v == "ops" => {
                 let rest: Vec<String> = p

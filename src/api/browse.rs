@@ -315,10 +315,12 @@ pub fn get_download_url(app: &App, body: &[u8]) -> Result<Vec<u8>, ApiError> {
     let source = source_of(&op)?;
     // As Backrest joins it to the restore target (and restic reads it from the snapshot's
     // root), a path without its leading `/` means the same path.
-    let path = match r.file_path.starts_with('/') || r.file_path.is_empty() {
-        true => clean_path("filePath", &r.file_path)?,
-        false => clean_path("filePath", &format!("/{}", r.file_path))?,
+    let file_path = if r.file_path.is_empty() || r.file_path.starts_with('/') {
+        r.file_path
+    } else {
+        format!("/{}", r.file_path)
     };
+    let path = clean_path("filePath", &file_path)?;
     if let Source::Restore { .. } = source
         && op.status != crate::model::OperationStatus::Success
     {
